@@ -1,0 +1,78 @@
+/**
+ * The job catalog: every job name with its payload schema, default options and queue naming.
+ * One place, used by the gateway and the workers alike.
+ */
+import type { JobsOptions } from 'bullmq';
+import { z } from 'zod';
+import { REGIONS, type Region } from '../src/domain/fragmentation.js';
+import { WriteOpSchema } from '../src/domain/write-op.js';
+
+/** Payload of a `replicate` job: the op, and where and under which epoch it was applied first. */
+export const ReplicateJobSchema = z.object({
+  op: WriteOpSchema,
+  sourceSite: z.enum(['db1', 'db2', 'db3', 'db4']),
+  sourceEpoch: z.number().int().nonnegative(),
+});
+
+/** Job names → payload schema. */
+export const JOB_SCHEMAS = {
+  apply: WriteOpSchema,
+  replicate: ReplicateJobSchema,
+} as const;
+
+/** A job name of the catalog. */
+export type JobName = keyof typeof JOB_SCHEMAS;
+/** The payload type of a job. */
+export type JobPayload<N extends JobName> = z.infer<(typeof JOB_SCHEMAS)[N]>;
+
+/**
+ * Default options per job.
+ * - `attempts`: 1,000 with a capped backoff (see {@link backoffDelayMs}): a write is retried for
+ *   hours rather than failed; only input that retrying cannot fix fails at once.
+ * - `removeOnComplete`: finished jobs leave Redis (after 1 h or past 1,000 per queue); an op's
+ *   status stays readable from the op journal.
+ * @defaultValue see each entry
+ */
+export const JOB_OPTIONS: Record<JobName, JobsOptions> = {
+  apply: {
+    attempts: 1000,
+    backoff: { type: 'capped' },
+    removeOnComplete: { age: 3600, count: 1000 },
+    removeOnFail: { age: 7 * 24 * 3600 },
+  },
+  replicate: {
+    attempts: 1000,
+    backoff: { type: 'capped' },
+    removeOnComplete: { age: 3600, count: 1000 },
+    removeOnFail: { age: 7 * 24 * 3600 },
+  },
+};
+
+/** Retry delay after `attemptsMade` failures: 200 ms doubling, capped at 5 s. */
+export function backoffDelayMs(attemptsMade: number): number {
+  return Math.min(200 * 2 ** Math.max(0, attemptsMade - 1), 5000);
+}
+
+/** Queue name of a region's partition: `apply-TP1-0`, `replicate-TP2-3`. */
+export function queueName(job: 'apply' | 'replicate', region: Region, partition: number): string {
+  return `${job}-${region}-${partition}`;
+}
+
+/** Every queue name of a job kind, for `partitions` partitions per region. */
+export function allQueueNames(job: 'apply' | 'replicate', partitions: number): string[] {
+  return REGIONS.flatMap((r) => Array.from({ length: partitions }, (_, p) => queueName(job, r, p)));
+}
+
+/**
+ * The partition of a branch: FNV-1a hash of the branch id modulo the partition count. Every
+ * entity derived from a branch (customers, contracts, readings…) lands in its branch's partition,
+ * so parents are applied before their children and each entity's ops keep acceptance order.
+ */
+export function partitionOf(branchId: string, partitions: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < branchId.length; i++) {
+    h ^= branchId.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h % partitions;
+}

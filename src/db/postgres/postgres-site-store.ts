@@ -1,0 +1,295 @@
+import pg from 'pg';
+import { ENTITIES, type EntityName, type Row } from '../../domain/entities.js';
+import { EssError } from '../../domain/errors.js';
+import type { Region, SiteId } from '../../domain/fragmentation.js';
+import type { WriteOp } from '../../domain/write-op.js';
+import { canonicalRow, toApiRow } from '../row-codec.js';
+import type {
+  ApplyResult,
+  ConsumptionSummary,
+  JournalEntry,
+  ListQuery,
+  SiteStore,
+  TableDigest,
+} from '../site-store.js';
+import { migratePostgres } from './migrate.js';
+import { deleteSql, journalGateSql, upsertSql, updateSql } from './statements.js';
+
+/** Options of a PostgreSQL site store. Timeouts in ms. */
+export interface PostgresSiteStoreOptions {
+  readonly site: SiteId;
+  readonly url: string;
+  readonly poolSize: number;
+  readonly connectTimeoutMs: number;
+  readonly statementTimeoutMs: number;
+  /** Called on idle-client errors (a site restart); without a listener pg would crash the process. */
+  readonly onPoolError?: (err: Error) => void;
+}
+
+// Dates stay `YYYY-MM-DD` text (pg would turn them into local-time Date objects).
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === 1082) return (v: string) => v;
+    return pg.types.getTypeParser(oid, format as 'text');
+  },
+};
+
+const REFERENCE_TABLES = new Set(['region']);
+const KNOWN_TABLES = new Set([...Object.values(ENTITIES).map((e) => e.table), ...REFERENCE_TABLES]);
+
+function tableName(table: string): string {
+  if (!KNOWN_TABLES.has(table)) throw new EssError('bad_request', `unknown table "${table}"`);
+  return table;
+}
+
+/** Maps a pg error to a domain error where its meaning is known. */
+function mapPgError(err: unknown, op?: WriteOp): unknown {
+  const e = err as { code?: string; message?: string; detail?: string };
+  if (e?.code === '23503') {
+    if (op?.action === 'delete') {
+      return new EssError('has_children', `${op.entity} ${op.key} is still referenced: ${e.detail ?? e.message}`, {}, { cause: err });
+    }
+    return new EssError('parent_missing', `parent of ${op?.entity ?? 'row'} ${op?.key ?? ''} is not on this site: ${e.detail ?? e.message}`, {}, { cause: err });
+  }
+  if (e?.code === '57014' || e?.code === '57P01' || e?.code === '57P03' || /timeout|ECONNREFUSED|ECONNRESET|terminat|Connection/i.test(e?.message ?? '')) {
+    return new EssError('site_unavailable', e?.message ?? 'site unavailable', {}, { cause: err });
+  }
+  return err;
+}
+
+/** The {@link SiteStore} of a PostgreSQL site, through a `pg` pool. */
+export class PostgresSiteStore implements SiteStore {
+  readonly dialect = 'postgres' as const;
+  readonly site: SiteId;
+  private readonly pool: pg.Pool;
+
+  constructor(readonly options: PostgresSiteStoreOptions) {
+    this.site = options.site;
+    this.pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.poolSize,
+      connectionTimeoutMillis: options.connectTimeoutMs,
+      idleTimeoutMillis: 10_000,
+      statement_timeout: options.statementTimeoutMs,
+      query_timeout: options.statementTimeoutMs + 1000,
+      lock_timeout: options.statementTimeoutMs,
+      idle_in_transaction_session_timeout: options.statementTimeoutMs * 2,
+      application_name: `ess-${options.site}`,
+      types,
+    });
+    this.pool.on('error', (err) => options.onPoolError?.(err));
+  }
+
+  async ping(timeoutMs: number): Promise<void> {
+    const client = new pg.Client({
+      connectionString: this.options.url,
+      connectionTimeoutMillis: timeoutMs,
+      query_timeout: timeoutMs,
+      statement_timeout: timeoutMs,
+    });
+    client.on('error', () => undefined);
+    const timer = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new EssError('site_unavailable', `${this.site}: no answer within ${timeoutMs} ms`)), timeoutMs).unref(),
+    );
+    try {
+      await Promise.race([client.connect().then(() => client.query('SELECT 1')), timer]);
+    } finally {
+      client.end().catch(() => undefined);
+    }
+  }
+
+  migrate(): Promise<string[]> {
+    return migratePostgres(this.pool);
+  }
+
+  async applyOp(op: WriteOp, epoch: number): Promise<ApplyResult> {
+    const def = ENTITIES[op.entity];
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw mapPgError(err, op);
+    }
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      const gate = await client.query<{ fresh: boolean; newest: boolean }>(journalGateSql, [
+        op.opId,
+        op.region,
+        op.entity,
+        op.key,
+        op.action,
+        JSON.stringify(op),
+        op.seq,
+        epoch,
+        op.acceptedAt,
+        op.action === 'delete',
+      ]);
+      const { fresh, newest } = gate.rows[0]!;
+      if (!fresh) {
+        await client.query('ROLLBACK');
+        const [entry] = await this.journalEntries([op.opId]);
+        const current = await this.getRaw(op.entity, op.key, client);
+        return {
+          opId: op.opId,
+          outcome: entry?.outcome ?? 'applied',
+          duplicate: true,
+          row: current ? toApiRow(op.entity, current) : null,
+          dbRow: current,
+        };
+      }
+      if (!newest) {
+        await client.query(`UPDATE op_journal SET outcome = 'superseded' WHERE op_id = $1`, [op.opId]);
+        await client.query('COMMIT');
+        return { opId: op.opId, outcome: 'superseded', duplicate: false, row: null, dbRow: null };
+      }
+      let raw: Record<string, unknown> | undefined;
+      if (op.action === 'create') {
+        const { text, values } = upsertSql(def, op.values);
+        raw = (await client.query(text, values)).rows[0];
+      } else if (op.action === 'update') {
+        const { text, values } = updateSql(def, op.key, op.values);
+        raw = (await client.query(text, values)).rows[0];
+        if (!raw) throw new EssError('row_missing', `${op.entity} ${op.key} is not on ${this.site}`);
+      } else {
+        await client.query(deleteSql(def), [op.key]);
+      }
+      await client.query('COMMIT');
+      const dbRow = raw ? canonicalRow(def, raw) : null;
+      return { opId: op.opId, outcome: 'applied', duplicate: false, row: dbRow ? toApiRow(op.entity, dbRow) : null, dbRow };
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
+      throw mapPgError(err, op);
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async recordFailure(op: WriteOp, epoch: number, reason: string): Promise<void> {
+    await this.query(
+      `INSERT INTO op_journal (op_id, region, entity, entity_key, action, payload, seq, epoch, outcome, error, accepted_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'failed', $9, $10) ON CONFLICT (op_id) DO NOTHING`,
+      [op.opId, op.region, op.entity, op.key, op.action, JSON.stringify(op), op.seq, epoch, reason, op.acceptedAt],
+    );
+  }
+
+  private async getRaw(entity: EntityName, id: string, client?: pg.PoolClient) {
+    const def = ENTITIES[entity];
+    const res = await (client ?? this.pool).query(`SELECT * FROM ${def.table} WHERE id = $1`, [id]);
+    return res.rows[0] ? canonicalRow(def, res.rows[0]) : null;
+  }
+
+  async getById(entity: EntityName, id: string, region?: Region): Promise<Row | null> {
+    const row = await this.getRaw(entity, id).catch((err) => {
+      throw mapPgError(err);
+    });
+    if (!row || (region && row['region'] !== region)) return null;
+    return toApiRow(entity, row);
+  }
+
+  async list(entity: EntityName, q: ListQuery): Promise<Row[]> {
+    const def = ENTITIES[entity];
+    const where: string[] = [];
+    const values: unknown[] = [];
+    if (q.region) where.push(`region = $${values.push(q.region)}`);
+    if (q.parent) {
+      if (!def.columns.some((c) => c.column === q.parent!.column)) {
+        throw new EssError('bad_request', `${entity} has no column ${q.parent.column}`);
+      }
+      where.push(`${q.parent.column} = $${values.push(q.parent.value)}`);
+    }
+    if (q.afterId !== undefined) where.push(`id > $${values.push(q.afterId)}`);
+    const sql = `SELECT * FROM ${def.table}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT $${values.push(q.limit)}`;
+    const res = await this.query(sql, values);
+    return res.rows.map((r) => toApiRow(entity, canonicalRow(def, r)));
+  }
+
+  async journalEntries(opIds: readonly string[]): Promise<JournalEntry[]> {
+    if (opIds.length === 0) return [];
+    const res = await this.query(`SELECT * FROM op_journal WHERE op_id = ANY($1)`, [opIds]);
+    return res.rows.map((r) => ({
+      opId: r.op_id,
+      region: r.region,
+      entity: r.entity,
+      key: r.entity_key,
+      action: r.action,
+      seq: Number(r.seq),
+      epoch: Number(r.epoch),
+      outcome: r.outcome,
+      error: r.error,
+      acceptedAt: new Date(r.accepted_at).toISOString(),
+      appliedAt: new Date(r.applied_at).toISOString(),
+      payload: r.payload,
+    }));
+  }
+
+  async journalCount(region?: Region): Promise<number> {
+    const res = region
+      ? await this.query(`SELECT count(*)::int AS n FROM op_journal WHERE region = $1`, [region])
+      : await this.query(`SELECT count(*)::int AS n FROM op_journal`);
+    return res.rows[0].n;
+  }
+
+  async tableDigest(table: string, region?: Region): Promise<TableDigest> {
+    const t = tableName(table);
+    const where = region ? ` WHERE region = $1` : '';
+    const res = await this.query(
+      `SELECT count(*)::int AS count, md5(coalesce(string_agg(md5(t::text), '' ORDER BY t.id), '')) AS checksum FROM ${t} t${where}`,
+      region ? [region] : [],
+    );
+    return { count: res.rows[0].count, checksum: res.rows[0].checksum };
+  }
+
+  async rowDigests(table: string, region?: Region): Promise<Map<string, string>> {
+    const t = tableName(table);
+    const where = region ? ` WHERE region = $1` : '';
+    const res = await this.query(`SELECT t.id, md5(t::text) AS digest FROM ${t} t${where}`, region ? [region] : []);
+    return new Map(res.rows.map((r) => [String(r.id), String(r.digest)]));
+  }
+
+  async placements(entity: EntityName, region: Region): Promise<Array<{ id: string; branchId: string }>> {
+    // The branch at the root of each row's derivation chain, joined along the chain.
+    const chain: Record<EntityName, string> = {
+      branch: `SELECT id, id AS branch_id FROM branch WHERE region = $1`,
+      employee: `SELECT id, branch_id FROM employee WHERE region = $1`,
+      customer: `SELECT id, branch_id FROM customer WHERE region = $1`,
+      contract: `SELECT k.id, c.branch_id FROM contract k JOIN customer c ON c.id = k.customer_id WHERE k.region = $1`,
+      meterReading: `SELECT m.id, c.branch_id FROM meter_reading m JOIN contract k ON k.id = m.contract_id JOIN customer c ON c.id = k.customer_id WHERE m.region = $1`,
+      invoice: `SELECT i.id, c.branch_id FROM invoice i JOIN contract k ON k.id = i.contract_id JOIN customer c ON c.id = k.customer_id WHERE i.region = $1`,
+      payment: `SELECT p.id, c.branch_id FROM payment p JOIN invoice i ON i.id = p.invoice_id JOIN contract k ON k.id = i.contract_id JOIN customer c ON c.id = k.customer_id WHERE p.region = $1`,
+      transfer: `SELECT id, to_branch_id AS branch_id FROM transfer WHERE region = $1`,
+    };
+    const res = await this.query(chain[entity], [region]);
+    return res.rows.map((r) => ({ id: String(r.id), branchId: String(r.branch_id) }));
+  }
+
+  async consumption(regions: readonly Region[]): Promise<ConsumptionSummary[]> {
+    const res = await this.query(
+      `SELECT r.id AS region, count(m.id)::int AS readings, coalesce(sum(m.kwh), 0)::numeric(18,3)::text AS kwh
+         FROM region r LEFT JOIN meter_reading m ON m.region = r.id
+        WHERE r.id = ANY($1) GROUP BY r.id ORDER BY r.id`,
+      [regions],
+    );
+    return res.rows.map((r) => ({ region: r.region, readings: r.readings, kwh: r.kwh }));
+  }
+
+  async purgeJournal(days: number): Promise<number> {
+    const res = await this.query(`DELETE FROM op_journal WHERE applied_at < now() - make_interval(days => $1)`, [days]);
+    return res.rowCount ?? 0;
+  }
+
+  /** Runs one statement on the pool, mapping connection failures to `site_unavailable`. */
+  async query(text: string, values: unknown[] = []): Promise<pg.QueryResult> {
+    try {
+      return await this.pool.query(text, values);
+    } catch (err) {
+      throw mapPgError(err);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,103 @@
+import type { EntityName, Row } from '../domain/entities.js';
+import type { Region, SiteId } from '../domain/fragmentation.js';
+import type { ApplyOutcome, WriteOp } from '../domain/write-op.js';
+import type { DbValues } from './row-codec.js';
+
+/** What applying one op did on a site. */
+export interface ApplyResult {
+  readonly opId: string;
+  /** `applied` changed the row; `superseded` found a higher sequence and changed nothing. */
+  readonly outcome: ApplyOutcome;
+  /** True when the op journal already had this op id: nothing was done this time. */
+  readonly duplicate: boolean;
+  /** The row after the change (API field names); null after a delete or when superseded. */
+  readonly row: Row | null;
+  /** The row after the change as database column values (for the `write.applied` log line). */
+  readonly dbRow: DbValues | null;
+}
+
+/** A row of the op journal. */
+export interface JournalEntry {
+  readonly opId: string;
+  readonly region: Region;
+  readonly entity: EntityName;
+  readonly key: string;
+  readonly action: WriteOp['action'];
+  readonly seq: number;
+  readonly epoch: number;
+  readonly outcome: ApplyOutcome;
+  readonly error: string | null;
+  /** ISO instants. */
+  readonly acceptedAt: string;
+  readonly appliedAt: string;
+  readonly payload: WriteOp;
+}
+
+/** Filter and keyset page of a list read. */
+export interface ListQuery {
+  /** Only rows of this region (always set on the backup site, which holds every region). */
+  readonly region?: Region;
+  /** Parent filter: `{ field: 'branchId', value: 'P01' }`. */
+  readonly parent?: { readonly column: string; readonly value: string };
+  /** Keyset cursor: rows with id strictly greater. */
+  readonly afterId?: string;
+  /** Max rows, 1..1000. */
+  readonly limit: number;
+}
+
+/** Row count and content checksum of one table's rows of one region on one site. */
+export interface TableDigest {
+  readonly count: number;
+  /** md5 over the rows' canonical text in id order; equal iff the contents are equal. */
+  readonly checksum: string;
+}
+
+/** Consumption of one region's meter readings on one site: count and sum (kWh, 3 decimals). */
+export interface ConsumptionSummary {
+  readonly region: Region;
+  readonly readings: number;
+  readonly kwh: string;
+}
+
+/**
+ * The small interface every site's data access goes through. Routes and workers never hold SQL:
+ * one implementation per dialect (`src/db/postgres`, `src/db/mssql`) generates it from the entity
+ * definitions. Every call has a timeout (connect and statement), so a hung site fails the call
+ * instead of blocking it.
+ */
+export interface SiteStore {
+  readonly site: SiteId;
+  readonly dialect: 'postgres' | 'mssql';
+  /** Round trip to the site, failing after `timeoutMs`. @throws on any failure */
+  ping(timeoutMs: number): Promise<void>;
+  /** Applies pending schema migrations; returns the versions applied now. */
+  migrate(): Promise<string[]>;
+  /**
+   * Applies one op in one transaction with its journal row: a known op id is a no-op
+   * (`duplicate`), a sequence not above the entity's is `superseded`.
+   * @throws EssError `parent_missing` (the parent row is not on this site), `row_missing`
+   *   (update of a row not here), `has_children` (delete of a row still referenced)
+   */
+  applyOp(op: WriteOp, epoch: number): Promise<ApplyResult>;
+  /** Journals an op that can never apply (outcome `failed`), so its status outlives the job. */
+  recordFailure(op: WriteOp, epoch: number, reason: string): Promise<void>;
+  /** One row by id, or null. */
+  getById(entity: EntityName, id: string, region?: Region): Promise<Row | null>;
+  /** Rows in id order after the cursor. */
+  list(entity: EntityName, query: ListQuery): Promise<Row[]>;
+  /** Journal rows for these op ids (those this site has). */
+  journalEntries(opIds: readonly string[]): Promise<JournalEntry[]>;
+  /** Number of journal rows, per region. */
+  journalCount(region?: Region): Promise<number>;
+  /** Row count and checksum of a table's rows of a region (or all rows for reference tables). */
+  tableDigest(table: string, region?: Region): Promise<TableDigest>;
+  /** Per-row md5 of a table's rows of a region: id → md5 (to name the rows that differ). */
+  rowDigests(table: string, region?: Region): Promise<Map<string, string>>;
+  /** Every (id, branch) of an entity of a region: rebuilds the Redis catalog. */
+  placements(entity: EntityName, region: Region): Promise<Array<{ id: string; branchId: string }>>;
+  /** Meter readings and their kWh sum per region, for the regions given. */
+  consumption(regions: readonly Region[]): Promise<ConsumptionSummary[]>;
+  /** Deletes journal rows older than `days` days; returns how many. */
+  purgeJournal(days: number): Promise<number>;
+  close(): Promise<void>;
+}

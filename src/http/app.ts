@@ -1,0 +1,34 @@
+import { Hono } from 'hono';
+import { requestId } from 'hono/request-id';
+import { routePath } from 'hono/route';
+import { mountAdmin } from './admin.js';
+import { errorHandler } from './error-handler.js';
+import type { GatewayDeps } from './gateway-deps.js';
+import { compatRoutes } from './routes/compat-routes.js';
+import { readRoutes } from './routes/read-routes.js';
+import { statusRoutes } from './routes/status-routes.js';
+import { writeRoutes } from './routes/write-routes.js';
+
+/**
+ * The gateway's Hono app: writes are validated and enqueued, reads routed to the sites, status,
+ * metrics and (with `ADMIN_TOKEN`) Bull Board. Tested in-process with `app.request()`.
+ */
+export function createApp(deps: GatewayDeps): Hono {
+  const app = new Hono();
+  app.use(requestId());
+  app.use(async (c, next) => {
+    const t0 = performance.now();
+    await next();
+    const route = routePath(c) || c.req.path;
+    deps.metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
+    deps.metrics.httpDuration.observe({ method: c.req.method, route }, (performance.now() - t0) / 1000);
+  });
+  app.onError(errorHandler(deps.logger));
+  app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
+  app.route('/', statusRoutes(deps));
+  app.route('/api', compatRoutes(deps));
+  app.route('/api', writeRoutes(deps));
+  app.route('/api', readRoutes(deps));
+  mountAdmin(app, deps);
+  return app;
+}

@@ -1,0 +1,265 @@
+/**
+ * The gateway's half of the write path (DESIGN.md section 3): resolve the region through the
+ * fragmentation catalog, give the op its per-entity sequence, and enqueue it, idempotently.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { partitionOf } from '../../queues/catalog.js';
+import type { QueueSet } from '../../queues/queue-set.js';
+import { ENTITIES, type EntityName, type Placement } from '../domain/entities.js';
+import { EssError } from '../domain/errors.js';
+import { isRegion } from '../domain/fragmentation.js';
+import type { WriteAction, WriteOp } from '../domain/write-op.js';
+import type { DbValues } from '../db/row-codec.js';
+import { redisKeys, type RedisKeys } from '../routing/keys.js';
+import { validateBody } from './validation.js';
+
+/** A write as the HTTP layer hands it over (body not yet validated). */
+export interface WriteRequest {
+  readonly entity: EntityName;
+  readonly action: WriteAction;
+  /** The entity id: from the body on create, from the URL on update/delete. */
+  readonly id?: string;
+  readonly body?: unknown;
+  readonly idempotencyKey?: string;
+  readonly requestId?: string;
+}
+
+/** An accepted write: what the `202` carries. */
+export interface AcceptedWrite {
+  readonly opId: string;
+  readonly seq: number;
+  readonly region: WriteOp['region'];
+  readonly entity: EntityName;
+  readonly key: string;
+  readonly action: WriteAction;
+  /** True when an earlier request with the same `Idempotency-Key` was accepted: nothing new was enqueued. */
+  readonly replayed: boolean;
+}
+
+// Atomic acceptance: idempotency check, catalog (exists / missing), per-entity sequence.
+const ACCEPT_LUA = `
+local idem = KEYS[3]
+if idem ~= '' then
+  local prev = redis.call('HGETALL', idem)
+  if #prev > 0 then return {'idem', cjson.encode(prev)} end
+end
+if ARGV[2] == 'create' then
+  if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[3]) == 0 then return {'exists', ''} end
+else
+  local cur = redis.call('HGET', KEYS[1], ARGV[1])
+  if not cur then return {'missing', ''} end
+  if ARGV[2] == 'delete' then redis.call('HDEL', KEYS[1], ARGV[1]) end
+end
+local seq = redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+if idem ~= '' then
+  redis.call('HSET', idem, 'opId', ARGV[4], 'hash', ARGV[5], 'seq', seq, 'entity', ARGV[6], 'key', ARGV[1], 'action', ARGV[2])
+  redis.call('EXPIRE', idem, ARGV[7])
+end
+return {'ok', tostring(seq)}`;
+
+/** Encodes a catalog value: `region|branchId`. */
+export function encodePlacement(p: Placement): string {
+  return `${p.region}|${p.branchId}`;
+}
+
+/** Decodes a catalog value. */
+export function decodePlacement(v: string | null | undefined): Placement | undefined {
+  if (!v) return undefined;
+  const [region, branchId] = v.split('|');
+  return isRegion(region) && branchId ? { region, branchId } : undefined;
+}
+
+function bodyHash(req: WriteRequest): string {
+  return createHash('sha256').update(JSON.stringify([req.entity, req.action, req.id ?? null, req.body ?? null])).digest('hex');
+}
+
+/** Options of a {@link WriteAcceptor}. */
+export interface WriteAcceptorOptions {
+  readonly redis: Redis;
+  readonly queues: QueueSet;
+  readonly prefix: string;
+  readonly idempotencyTtlHours: number;
+}
+
+/** Validates, routes, sequences and enqueues writes. */
+export class WriteAcceptor {
+  private readonly keys: RedisKeys;
+  private readonly redis: Redis;
+
+  constructor(private readonly options: WriteAcceptorOptions) {
+    this.keys = redisKeys(options.prefix);
+    this.redis = options.redis;
+  }
+
+  /** The placement of an entity id from the catalog, or undefined. */
+  async placement(entity: EntityName, id: string): Promise<Placement | undefined> {
+    return decodePlacement(await this.redis.hget(this.keys.catalog(entity), id));
+  }
+
+  /**
+   * Resolves where a new row lives: a branch from its `region`, anything else from its parent.
+   * @throws EssError `parent_missing` naming the parent field
+   */
+  private async resolveCreate(entity: EntityName, values: DbValues, fieldPrefix: string): Promise<Placement> {
+    const def = ENTITIES[entity];
+    if (!def.parent) {
+      const region = values['region'];
+      if (!isRegion(region)) throw new EssError('validation_failed', 'unknown region', { fields: [{ path: `${fieldPrefix}region`, message: 'unknown region' }] });
+      return { region, branchId: String(values['id']) };
+    }
+    const parentId = String(values[def.parent.column]);
+    const parent = await this.placement(def.parent.entity, parentId);
+    if (!parent) {
+      throw new EssError('parent_missing', `${def.parent.entity} ${parentId} does not exist`, {
+        fields: [{ path: `${fieldPrefix}${def.parent.field}`, message: `${def.parent.entity} ${parentId} does not exist` }],
+      });
+    }
+    return parent;
+  }
+
+  /**
+   * Checks, resolves and prepares one write without enqueueing it.
+   * @throws EssError validation_failed | parent_missing | not_found | conflict | idempotency_mismatch
+   */
+  async prepare(req: WriteRequest, fieldPrefix = ''): Promise<{ op: WriteOp; partition: number } | AcceptedWrite> {
+    const def = ENTITIES[req.entity];
+    if (!def.writable) throw new EssError('bad_request', `${req.entity} is not writable through the API`);
+    let values: DbValues = {};
+    let placement: Placement | undefined;
+    let key: string;
+    if (req.action === 'create') {
+      values = validateBody(req.entity, 'create', req.body, fieldPrefix);
+      key = String(values['id']);
+      placement = await this.resolveCreate(req.entity, values, fieldPrefix);
+      values['region'] = placement.region;
+    } else {
+      key = String(req.id ?? '');
+      if (req.action === 'update') values = validateBody(req.entity, 'update', req.body, fieldPrefix);
+      placement = await this.placement(req.entity, key);
+      if (!placement) {
+        const replay = req.idempotencyKey ? await this.replay(req) : undefined;
+        if (replay) return replay;
+        throw new EssError('not_found', `${req.entity} ${key} does not exist`);
+      }
+    }
+    const opId = `${placement.region}-${randomUUID()}`;
+    const hash = bodyHash(req);
+    const res = (await this.redis.eval(
+      ACCEPT_LUA,
+      3,
+      this.keys.catalog(req.entity),
+      this.keys.seq(req.entity),
+      req.idempotencyKey ? this.keys.idempotency(req.idempotencyKey) : '',
+      key,
+      req.action,
+      encodePlacement(placement),
+      opId,
+      hash,
+      req.entity,
+      String(this.options.idempotencyTtlHours * 3600),
+    )) as [string, string];
+    switch (res[0]) {
+      case 'idem':
+        return this.fromIdempotency(JSON.parse(res[1]) as string[], hash);
+      case 'exists':
+        throw new EssError('conflict', `${req.entity} ${key} already exists`, { fields: [{ path: `${fieldPrefix}id`, message: 'already exists' }] });
+      case 'missing':
+        throw new EssError('not_found', `${req.entity} ${key} does not exist`);
+    }
+    const op: WriteOp = {
+      opId,
+      region: placement.region,
+      entity: req.entity,
+      key,
+      action: req.action,
+      seq: Number(res[1]),
+      branchId: placement.branchId,
+      values,
+      acceptedAt: new Date().toISOString(),
+      ...(req.requestId ? { requestId: req.requestId } : {}),
+    };
+    return { op, partition: partitionOf(placement.branchId, this.options.queues.partitions) };
+  }
+
+  private async replay(req: WriteRequest): Promise<AcceptedWrite | undefined> {
+    const prev = await this.redis.hgetall(this.keys.idempotency(req.idempotencyKey!));
+    if (!prev['opId']) return undefined;
+    return this.fromIdempotency(Object.entries(prev).flat(), bodyHash(req));
+  }
+
+  private fromIdempotency(flat: string[], hash: string): AcceptedWrite {
+    const m: Record<string, string> = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) m[flat[i]!] = flat[i + 1]!;
+    if (m['hash'] !== hash) {
+      throw new EssError('idempotency_mismatch', 'this Idempotency-Key was used with a different request body');
+    }
+    const opId = m['opId']!;
+    return {
+      opId,
+      seq: Number(m['seq']),
+      region: opId.slice(0, 3) as WriteOp['region'],
+      entity: m['entity'] as EntityName,
+      key: m['key']!,
+      action: m['action'] as WriteAction,
+      replayed: true,
+    };
+  }
+
+  /** Accepts one write: validated, sequenced and enqueued, or an error thrown. */
+  async accept(req: WriteRequest): Promise<AcceptedWrite> {
+    const prepared = await this.prepare(req);
+    if (!('op' in prepared)) return prepared;
+    try {
+      await this.options.queues.addApply(prepared.partition, prepared.op);
+    } catch (err) {
+      await this.undo(prepared.op, req.idempotencyKey);
+      throw err;
+    }
+    return accepted(prepared.op);
+  }
+
+  /**
+   * Accepts a batch: each item is validated and accepted on its own; the accepted ones are
+   * enqueued with one `addBulk` per partition. Items that fail are returned as errors, in place.
+   */
+  async acceptMany(reqs: readonly WriteRequest[], fieldName: string): Promise<Array<AcceptedWrite | EssError>> {
+    const results: Array<AcceptedWrite | EssError> = new Array(reqs.length);
+    const toEnqueue: Array<{ index: number; partition: number; op: WriteOp }> = [];
+    await Promise.all(
+      reqs.map(async (req, index) => {
+        try {
+          const prepared = await this.prepare(req, `${fieldName}[${index}].`);
+          if ('op' in prepared) toEnqueue.push({ index, ...prepared });
+          else results[index] = prepared;
+        } catch (err) {
+          if (err instanceof EssError) results[index] = err;
+          else throw err;
+        }
+      }),
+    );
+    try {
+      await this.options.queues.addApplyBulk(toEnqueue);
+    } catch (err) {
+      await Promise.all(toEnqueue.map((t) => this.undo(t.op, reqs[t.index]!.idempotencyKey)));
+      throw err;
+    }
+    for (const t of toEnqueue) results[t.index] = accepted(t.op);
+    return results;
+  }
+
+  /** Best-effort undo of an acceptance whose enqueue failed (the sequence number stays used). */
+  private async undo(op: WriteOp, idempotencyKey?: string): Promise<void> {
+    try {
+      if (op.action === 'create') await this.redis.hdel(this.keys.catalog(op.entity), op.key);
+      if (op.action === 'delete') await this.redis.hset(this.keys.catalog(op.entity), op.key, encodePlacement({ region: op.region, branchId: op.branchId }));
+      if (idempotencyKey) await this.redis.del(this.keys.idempotency(idempotencyKey));
+    } catch {
+      // Redis is down: the catalog is a cache that `npm run catalog:rebuild` restores from the sites.
+    }
+  }
+}
+
+function accepted(op: WriteOp): AcceptedWrite {
+  return { opId: op.opId, seq: op.seq, region: op.region, entity: op.entity, key: op.key, action: op.action, replayed: false };
+}

@@ -1,0 +1,62 @@
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { allQueueNames, backoffDelayMs, ReplicateJobSchema } from '../queues/catalog.js';
+import { WriteOpSchema, type WriteOp } from '../src/domain/write-op.js';
+import type { Logger } from '../src/logging/logger.js';
+import { applyWrite, replicateWrite, type ApplyDeps } from '../src/write/apply-op.js';
+
+/** Options of the apply and replicate workers. */
+export interface WriteWorkerOptions {
+  readonly redisUrl: string;
+  readonly partitions: number;
+  /** Lock of an active job, ms; a killed worker's job returns to its queue after about this long. @defaultValue 10000 */
+  readonly lockDurationMs?: number;
+}
+
+function parse<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: Error } }, job: Job): T {
+  const r = schema.safeParse(job.data);
+  if (!r.success) throw new UnrecoverableError(`invalid ${job.name} payload: ${r.error.message}`);
+  return r.data;
+}
+
+/**
+ * Starts one worker per partition queue, concurrency 1 each: per-partition FIFO keeps each
+ * entity's ops in acceptance order while partitions run in parallel.
+ */
+export function startWriteWorkers(deps: ApplyDeps, options: WriteWorkerOptions): Worker[] {
+  const common = {
+    connection: { url: options.redisUrl, maxRetriesPerRequest: null, connectionName: 'ess-worker' },
+    prefix: deps.prefix,
+    concurrency: 1,
+    lockDuration: options.lockDurationMs ?? 10_000,
+    stalledInterval: 5_000,
+    // A worker killed mid-job must never turn an accepted write into a failed one.
+    maxStalledCount: 1_000_000,
+    settings: { backoffStrategy: (attemptsMade: number) => backoffDelayMs(attemptsMade) },
+  };
+  const workers: Worker[] = [];
+  const onFailed = (kind: string) => (job: Job | undefined, err: Error) =>
+    deps.logger[err instanceof UnrecoverableError || job?.attemptsMade === job?.opts.attempts ? 'error' : 'warn'](
+      { err, queue: job?.queueName, jobId: job?.id, attempt: job?.attemptsMade },
+      `${kind}.job_failed`,
+    );
+  for (const name of allQueueNames('apply', options.partitions)) {
+    const w = new Worker(name, async (job: Job) => {
+      await applyWrite({ ...deps, logger: deps.logger.child({ queue: name, jobId: job.id, attempt: job.attemptsMade }) }, parse(WriteOpSchema, job) as WriteOp);
+    }, common);
+    w.on('failed', onFailed('apply'));
+    w.on('error', (err) => deps.logger.warn({ err, queue: name }, 'worker.error'));
+    workers.push(w);
+  }
+  for (const name of allQueueNames('replicate', options.partitions)) {
+    const w = new Worker(name, async (job: Job) => {
+      await replicateWrite({ ...deps, logger: deps.logger.child({ queue: name, jobId: job.id, attempt: job.attemptsMade }) }, parse(ReplicateJobSchema, job));
+    }, common);
+    w.on('failed', onFailed('replicate'));
+    w.on('error', (err) => deps.logger.warn({ err, queue: name }, 'worker.error'));
+    workers.push(w);
+  }
+  return workers;
+}
+
+/** Used in logs. */
+export type { Logger };
