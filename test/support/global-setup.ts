@@ -5,7 +5,7 @@ import { PROJECT_ROOT, loadConfig } from '../../src/config/config.js';
 import { SITES } from '../../src/domain/fragmentation.js';
 import { closeSiteStores, openSiteStores } from '../../src/db/site-stores.js';
 import { createLogger } from '../../src/logging/logger.js';
-import { SHARED_TEST_PORTS } from './ports.js';
+import { SHARED_TEST_PORTS, TEST_PORT_BASE } from './ports.js';
 
 /**
  * Starts the shared test cluster (four PostgreSQL servers and a Redis, real processes on their own
@@ -13,7 +13,7 @@ import { SHARED_TEST_PORTS } from './ports.js';
  * fresh databases), and destroys it all at the end.
  */
 export default async function setup(project: TestProject) {
-  const home = path.join(PROJECT_ROOT, '.ess-test', 'shared');
+  const home = path.join(PROJECT_ROOT, '.ess-test', `shared-${TEST_PORT_BASE}`);
   const cluster = new LocalCluster({ home, ports: SHARED_TEST_PORTS, durable: false });
   await cluster.destroy();
   await cluster.start();

@@ -1,11 +1,23 @@
 import type { ClusterPorts } from '../../src/cluster/local-cluster.js';
 
-/** Ports of the shared test cluster (never the machine's 5432/6379, nor `npm start`'s 5543x/56379). */
-export const SHARED_TEST_PORTS: ClusterPorts = { db1: 56431, db2: 56432, db3: 56433, db4: 56434, redis: 56390 };
+/**
+ * Base of the test ports: `ESS_TEST_PORT_BASE` (default 56430), so that two checkouts can run
+ * their tests at once. Never the machine's 5432/6379, nor `npm start`'s 55431..55434/56379.
+ */
+export const TEST_PORT_BASE = Number(process.env['ESS_TEST_PORT_BASE'] ?? 56430);
+
+/** Ports of the shared test cluster: base+1..base+4 for db1..db4, base+9 for Redis. */
+export const SHARED_TEST_PORTS: ClusterPorts = {
+  db1: TEST_PORT_BASE + 1,
+  db2: TEST_PORT_BASE + 2,
+  db3: TEST_PORT_BASE + 3,
+  db4: TEST_PORT_BASE + 4,
+  redis: TEST_PORT_BASE + 9,
+};
 
 /** Ports of a fresh cluster for a test that kills processes: `slot` 0, 1, … keep them apart. */
 export function faultClusterPorts(slot: number): ClusterPorts {
-  const base = 56500 + slot * 10;
+  const base = TEST_PORT_BASE + 10 + slot * 10;
   return { db1: base + 1, db2: base + 2, db3: base + 3, db4: base + 4, redis: base + 9 };
 }
 
