@@ -68,6 +68,8 @@ export function planHouseholdImport(readingsCsv: string, provinces: readonly Pro
     const reject = (reason: string) => rejected.push({ line, household, day, reason });
     if (!/^[A-Za-z0-9_.-]{1,40}$/.test(household)) return reject('LCLid missing or malformed');
     if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) return reject('day missing or not YYYY-MM-DD');
+    const date = new Date(`${day}T00:00:00Z`);
+    if (Number.isNaN(date.getTime()) || date.toISOString().slice(0, 10) !== day) return reject(`day is not a real calendar date: "${day}"`);
     const rawKwh = r['energy_sum'] ?? '';
     if (rawKwh === '') return reject('energy_sum (kWh) is empty');
     const milli = parseMilliKwh(rawKwh);
