@@ -14,10 +14,36 @@ export const ReplicateJobSchema = z.object({
   sourceEpoch: z.number().int().nonnegative(),
 });
 
+/**
+ * Payload of a `recovery` job (DESIGN.md section 5): rebuild `site` from the logs written at or
+ * after `since` (ISO instant) and before `until`; see `src/recovery/run-recovery.ts`.
+ */
+export const RecoveryJobSchema = z.object({
+  /** Target site. */
+  site: z.enum(['db1', 'db2', 'db3', 'db4']),
+  /** ISO 8601 instants; `since` inclusive, `until` exclusive. */
+  since: z.string().datetime({ offset: true }),
+  until: z.string().datetime({ offset: true }).optional(),
+  source: z.enum(['files', 'loki']).default('files'),
+  /** Folder of the daily log files (absolute). */
+  logDir: z.string().min(1).optional(),
+  /** Ask the local model (Ollama) for entries no deterministic rule converts. */
+  ai: z.boolean().default(true),
+  /** Run the script on the site, then verify it against its replica. */
+  apply: z.boolean().default(false),
+  /** Folder of the script and the report (absolute). */
+  out: z.string().min(1),
+  dialect: z.enum(['postgres', 'mssql']).default('postgres'),
+});
+
+/** Name of the queue of `recovery` jobs (one queue, not partitioned). */
+export const RECOVERY_QUEUE = 'recovery';
+
 /** Job names → payload schema. */
 export const JOB_SCHEMAS = {
   apply: WriteOpSchema,
   replicate: ReplicateJobSchema,
+  recovery: RecoveryJobSchema,
 } as const;
 
 /** A job name of the catalog. */
@@ -45,6 +71,12 @@ export const JOB_OPTIONS: Record<JobName, JobsOptions> = {
     backoff: { type: 'capped' },
     removeOnComplete: { age: 3600, count: 1000 },
     removeOnFail: { age: 7 * 24 * 3600 },
+  },
+  // A recovery is run by an operator who watches it: one attempt, its result kept for a week.
+  recovery: {
+    attempts: 1,
+    removeOnComplete: { age: 7 * 24 * 3600 },
+    removeOnFail: { age: 30 * 24 * 3600 },
   },
 };
 

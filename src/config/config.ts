@@ -53,6 +53,9 @@ const EnvSchema = z.object({
   FAILBACK_AFTER: int(5, 1),
   WAIT_MAX_MS: int(60000, 0),
   CHECK_REDIS_POLICY: envBoolean(true),
+  OLLAMA_URL: z.string().url().default('http://127.0.0.1:11434'),
+  OLLAMA_MODEL: z.string().min(1).default('qwen2.5-coder:7b'),
+  OLLAMA_TIMEOUT_MS: int(60000, 100),
 });
 
 /** The four sites: db1..db3 hold the regional fragments, db4 the backup replica of all three. */
@@ -92,6 +95,11 @@ export interface Config {
   /** Upper bound for `?wait=<ms>`, ms. */
   readonly waitMaxMs: number;
   readonly checkRedisPolicy: boolean;
+  /**
+   * Local model for recovery of foreign log entries (DESIGN.md section 5): Ollama's URL, the model
+   * name and the timeout of one request, ms.
+   */
+  readonly ollama: { url: string; model: string; timeoutMs: number };
 }
 
 /** Thrown when the environment is invalid; `problems` lists every one. */
@@ -159,6 +167,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }),
     waitMaxMs: e.WAIT_MAX_MS,
     checkRedisPolicy: e.CHECK_REDIS_POLICY,
+    ollama: Object.freeze({ url: e.OLLAMA_URL, model: e.OLLAMA_MODEL, timeoutMs: e.OLLAMA_TIMEOUT_MS }),
   });
 }
 
