@@ -59,6 +59,14 @@ export interface ConsumptionSummary {
   readonly kwh: string;
 }
 
+/** What running a recovery script did: statements run and rows they changed. */
+export interface ScriptResult {
+  /** Statements executed (all of them, or none: one transaction). */
+  readonly statements: number;
+  /** Rows the statements inserted, updated or deleted (0 when the script changed nothing). */
+  readonly rowsChanged: number;
+}
+
 /**
  * The small interface every site's data access goes through. Routes and workers never hold SQL:
  * one implementation per dialect (`src/db/postgres`, `src/db/mssql`) generates it from the entity
@@ -99,5 +107,11 @@ export interface SiteStore {
   consumption(regions: readonly Region[]): Promise<ConsumptionSummary[]>;
   /** Deletes journal rows older than `days` days; returns how many. */
   purgeJournal(days: number): Promise<number>;
+  /**
+   * Runs a recovery script's statements in order in one transaction (all or nothing). Only for
+   * statements rendered by `src/recovery/sql-render.ts` from verified items.
+   * @throws the first statement's error, after rolling back; `site_unavailable` when unreachable
+   */
+  executeScript(statements: readonly string[]): Promise<ScriptResult>;
   close(): Promise<void>;
 }

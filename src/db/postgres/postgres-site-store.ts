@@ -9,6 +9,7 @@ import type {
   ConsumptionSummary,
   JournalEntry,
   ListQuery,
+  ScriptResult,
   SiteStore,
   TableDigest,
 } from '../site-store.js';
@@ -278,6 +279,30 @@ export class PostgresSiteStore implements SiteStore {
   async purgeJournal(days: number): Promise<number> {
     const res = await this.query(`DELETE FROM op_journal WHERE applied_at < now() - make_interval(days => $1)`, [days]);
     return res.rowCount ?? 0;
+  }
+
+  async executeScript(statements: readonly string[]): Promise<ScriptResult> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw mapPgError(err);
+    }
+    let broken = false;
+    let rowsChanged = 0;
+    try {
+      await client.query('BEGIN');
+      for (const text of statements) rowsChanged += (await client.query(text)).rowCount ?? 0;
+      await client.query('COMMIT');
+      return { statements: statements.length, rowsChanged };
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
+      throw mapPgError(err);
+    } finally {
+      client.release(broken);
+    }
   }
 
   /** Runs one statement on the pool, mapping connection failures to `site_unavailable`. */
