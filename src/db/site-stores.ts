@@ -1,6 +1,7 @@
 import type { Config } from '../config/config.js';
 import { SITES, type SiteId } from '../domain/fragmentation.js';
 import type { Logger } from '../logging/logger.js';
+import { MssqlSiteStore } from './mssql/mssql-site-store.js';
 import { PostgresSiteStore } from './postgres/postgres-site-store.js';
 import type { SiteStore } from './site-store.js';
 
@@ -8,21 +9,22 @@ import type { SiteStore } from './site-store.js';
 export type SiteStores = Readonly<Record<SiteId, SiteStore>>;
 
 /**
- * Opens a store for every site with the configured driver (`DB_DRIVER`).
- * @throws Error for `mssql` until the SQL Server store lands (issue: SQL Server in production)
+ * Opens a store for every site with the configured driver (`DB_DRIVER`: `postgres` → `pg`,
+ * `mssql` → SQL Server through `mssql`). Pools connect lazily, on first use.
+ * @throws Error when a site URL does not suit the driver (an `mssql://` URL for SQL Server)
  */
 export function openSiteStores(config: Config, logger: Logger): SiteStores {
   const out = {} as Record<SiteId, SiteStore>;
   for (const site of SITES) {
-    if (config.driver !== 'postgres') throw new Error(`DB_DRIVER=${config.driver}: no site store for it yet`);
-    out[site] = new PostgresSiteStore({
+    const options = {
       site,
       url: config.siteUrls[site],
       poolSize: config.db.poolSize,
       connectTimeoutMs: config.db.connectTimeoutMs,
       statementTimeoutMs: config.db.statementTimeoutMs,
-      onPoolError: (err) => logger.warn({ err, site }, 'site.pool_error'),
-    });
+      onPoolError: (err: Error) => logger.warn({ err, site }, 'site.pool_error'),
+    };
+    out[site] = config.driver === 'mssql' ? new MssqlSiteStore(options) : new PostgresSiteStore(options);
   }
   return Object.freeze(out);
 }
