@@ -13,6 +13,7 @@ import { createLogger, type Logger } from '../src/logging/logger.js';
 import { OpLog } from '../src/logging/op-log.js';
 import { RoutingTableStore } from '../src/routing/routing-table.js';
 import { startHeartbeat } from './heartbeat.js';
+import { startRecoveryWorker } from './recovery-worker.js';
 import { startWriteWorkers } from './write-workers.js';
 
 /** A running worker process's parts. */
@@ -39,6 +40,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
     { redis, prefix: config.prefix, stores, routing, queues, opLog, logger },
     { redisUrl: config.redisUrl, partitions: config.partitions, lockDurationMs: options.lockDurationMs },
   );
+  workers.push(startRecoveryWorker({ config, stores, queues, logger }, { redisUrl: config.redisUrl, prefix: config.prefix }));
   const stopHeartbeat = startHeartbeat(redis, config.prefix, id);
   // Op journal retention (JOURNAL_RETENTION_DAYS): purge hourly.
   const purge = setInterval(() => {
