@@ -96,14 +96,16 @@ export function allQueueNames(job: 'apply' | 'replicate', partitions: number): s
 }
 
 /**
- * The partition of a branch: FNV-1a hash of the branch id modulo the partition count. Every
- * entity derived from a branch (customers, contracts, readings…) lands in its branch's partition,
- * so parents are applied before their children and each entity's ops keep acceptance order.
+ * The partition of an entity: FNV-1a hash of `entity:key` modulo the partition count. All ops of
+ * one entity land in one partition (consumed one at a time), so they apply in acceptance order;
+ * different entities spread over every partition. A child that reaches a site before its parent
+ * (another partition) is retried with backoff until the parent is applied.
  */
-export function partitionOf(branchId: string, partitions: number): number {
+export function partitionOf(entity: string, key: string, partitions: number): number {
+  const s = `${entity}:${key}`;
   let h = 0x811c9dc5;
-  for (let i = 0; i < branchId.length; i++) {
-    h ^= branchId.charCodeAt(i);
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
     h = Math.imul(h, 0x01000193) >>> 0;
   }
   return h % partitions;

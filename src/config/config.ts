@@ -41,7 +41,7 @@ const EnvSchema = z.object({
   LOKI_USER: z.string().optional(),
   LOKI_PASSWORD: z.string().optional(),
   TIME_ZONE: z.string().default('Asia/Ho_Chi_Minh'),
-  QUEUE_PARTITIONS: int(4, 1),
+  QUEUE_PARTITIONS: int(8, 1),
   JOURNAL_RETENTION_DAYS: int(7, 1),
   IDEMPOTENCY_TTL_HOURS: int(24, 1),
   DB_CONNECT_TIMEOUT_MS: int(2000, 100),

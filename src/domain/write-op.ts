@@ -23,7 +23,7 @@ export const WriteOpSchema = z.object({
   action: z.enum(ACTIONS),
   /** Per-entity sequence given at acceptance (1, 2, …). */
   seq: z.number().int().positive(),
-  /** Root of the entity's derivation chain: the queue partition is a hash of it. */
+  /** Root of the entity's derivation chain (the catalog's placement of the entity). */
   branchId: z.string().min(1),
   values: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
   /** ISO instant of acceptance at the gateway. */

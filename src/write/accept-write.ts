@@ -179,7 +179,7 @@ export class WriteAcceptor {
       acceptedAt: new Date().toISOString(),
       ...(req.requestId ? { requestId: req.requestId } : {}),
     };
-    return { op, partition: partitionOf(placement.branchId, this.options.queues.partitions) };
+    return { op, partition: partitionOf(req.entity, key, this.options.queues.partitions) };
   }
 
   private async replay(req: WriteRequest): Promise<AcceptedWrite | undefined> {

@@ -118,7 +118,7 @@ export async function applyWrite(deps: ApplyDeps, op: WriteOp): Promise<ApplyRes
     throw new UnrecoverableError(`op ${op.opId} was journaled as failed on ${site}`);
   }
   logLine(deps, 'write.applied', op, site, epoch, result);
-  await deps.queues.addReplicate(partitionOf(op.branchId, deps.queues.partitions), { op, sourceSite: site, sourceEpoch: epoch });
+  await deps.queues.addReplicate(partitionOf(op.entity, op.key, deps.queues.partitions), { op, sourceSite: site, sourceEpoch: epoch });
   return result;
 }
 
