@@ -16,6 +16,17 @@ export interface ApplyResult {
   readonly dbRow: DbValues | null;
 }
 
+/** The state of one entity on a site: its row (database columns) and its version. */
+export interface EntityState {
+  readonly entity: EntityName;
+  readonly key: string;
+  /** null when the row is absent (deleted, or never created). */
+  readonly row: DbValues | null;
+  /** Highest applied per-entity sequence (0 when none). */
+  readonly seq: number;
+  readonly deleted: boolean;
+}
+
 /** A row of the op journal. */
 export interface JournalEntry {
   readonly opId: string;
@@ -113,5 +124,15 @@ export interface SiteStore {
    * @throws the first statement's error, after rolling back; `site_unavailable` when unreachable
    */
   executeScript(statements: readonly string[]): Promise<ScriptResult>;
+  /** Op ids in this site's journal for a region: what a resync compares. */
+  journalOpIds(region: Region): Promise<Set<string>>;
+  /** Current row and version of each (entity, key) on this site (row null when absent). */
+  entityStates(keys: ReadonlyArray<{ entity: EntityName; key: string }>): Promise<EntityState[]>;
+  /**
+   * Resync: records the journal entries and installs the entity states in one transaction; a
+   * state changes a row only when its seq is above the row's version here.
+   * @returns how many rows were changed
+   */
+  installStates(entries: readonly JournalEntry[], states: readonly EntityState[]): Promise<number>;
   close(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { ENTITIES, type EntityName, type Row } from '../../domain/entities.js';
+import { ENTITIES, ENTITY_ORDER, type EntityName, type Row } from '../../domain/entities.js';
 import { EssError } from '../../domain/errors.js';
 import type { Region, SiteId } from '../../domain/fragmentation.js';
 import type { WriteOp } from '../../domain/write-op.js';
@@ -7,6 +7,7 @@ import { canonicalRow, toApiRow } from '../row-codec.js';
 import type {
   ApplyResult,
   ConsumptionSummary,
+  EntityState,
   JournalEntry,
   ListQuery,
   ScriptResult,
@@ -311,6 +312,82 @@ export class PostgresSiteStore implements SiteStore {
       return await this.pool.query(text, values);
     } catch (err) {
       throw mapPgError(err);
+    }
+  }
+
+  async journalOpIds(region: Region): Promise<Set<string>> {
+    const res = await this.query(`SELECT op_id FROM op_journal WHERE region = $1`, [region]);
+    return new Set(res.rows.map((r) => String(r.op_id)));
+  }
+
+  async entityStates(keys: ReadonlyArray<{ entity: EntityName; key: string }>): Promise<EntityState[]> {
+    const out: EntityState[] = [];
+    const byEntity = new Map<EntityName, string[]>();
+    for (const k of keys) byEntity.set(k.entity, [...(byEntity.get(k.entity) ?? []), k.key]);
+    for (const [entity, ids] of byEntity) {
+      const def = ENTITIES[entity];
+      const [rows, versions] = await Promise.all([
+        this.query(`SELECT * FROM ${def.table} WHERE id = ANY($1)`, [ids]),
+        this.query(`SELECT entity_key, seq, deleted FROM entity_version WHERE entity = $1 AND entity_key = ANY($2)`, [entity, ids]),
+      ]);
+      const rowById = new Map(rows.rows.map((r) => [String(r.id), canonicalRow(def, r)]));
+      const verById = new Map(versions.rows.map((v) => [String(v.entity_key), { seq: Number(v.seq), deleted: Boolean(v.deleted) }]));
+      for (const id of new Set(ids)) {
+        const v = verById.get(id);
+        out.push({ entity, key: id, row: rowById.get(id) ?? null, seq: v?.seq ?? 0, deleted: v?.deleted ?? false });
+      }
+    }
+    return out;
+  }
+
+  async installStates(entries: readonly JournalEntry[], states: readonly EntityState[]): Promise<number> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw mapPgError(err);
+    }
+    let changed = 0;
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      for (const e of entries) {
+        await client.query(
+          `INSERT INTO op_journal (op_id, region, entity, entity_key, action, payload, seq, epoch, outcome, error, accepted_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (op_id) DO NOTHING`,
+          [e.opId, e.region, e.entity, e.key, e.action, JSON.stringify(e.payload), e.seq, e.epoch, e.outcome, e.error, e.acceptedAt],
+        );
+      }
+      const order = (s: EntityState) => ENTITY_ORDER.indexOf(s.entity);
+      // Parents before children for rows that exist; children before parents for deletions.
+      const upserts = states.filter((s) => s.row).sort((a, b) => order(a) - order(b));
+      const deletes = states.filter((s) => !s.row).sort((a, b) => order(b) - order(a));
+      for (const s of [...upserts, ...deletes]) {
+        const gate = await client.query(
+          `INSERT INTO entity_version (entity, entity_key, region, seq, deleted) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (entity, entity_key) DO UPDATE SET seq = EXCLUDED.seq, deleted = EXCLUDED.deleted
+             WHERE entity_version.seq < EXCLUDED.seq RETURNING seq`,
+          [s.entity, s.key, (s.row?.['region'] as string | undefined) ?? entries.find((e) => e.entity === s.entity && e.key === s.key)?.region ?? 'TP1', s.seq, s.deleted || !s.row],
+        );
+        if (!gate.rowCount) continue;
+        const def = ENTITIES[s.entity];
+        if (s.row) {
+          const { text, values } = upsertSql(def, s.row);
+          await client.query(text, values);
+        } else {
+          await client.query(deleteSql(def), [s.key]);
+        }
+        changed++;
+      }
+      await client.query('COMMIT');
+      return changed;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
+      throw mapPgError(err);
+    } finally {
+      client.release(broken);
     }
   }
 
