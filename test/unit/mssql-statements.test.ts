@@ -117,7 +117,7 @@ WHERE NOT EXISTS (SELECT 1 FROM [op_journal] WITH (UPDLOCK, HOLDLOCK) WHERE [op_
       'payload:nvarchar(max)', 'seq:bigint', 'epoch:bigint', 'accepted_at:datetimeoffset(3)', 'error:nvarchar(max)',
     ]);
     expect(journalEntriesStatement(['TP1-a', "TP1-'b"])).toEqual({
-      text: 'SELECT [op_id], [region], [entity], [entity_key], [action], [payload], [seq], [epoch], [outcome], [error], [accepted_at], [applied_at] FROM [op_journal] WHERE [op_id] IN (SELECT [value] FROM OPENJSON(@op_ids))',
+      text: 'SELECT [op_id], [region], [entity], [entity_key], [action], [payload], [seq], [epoch], [outcome], [error], [accepted_at], [applied_at] FROM [op_journal] WHERE [op_id] IN (SELECT [value] COLLATE Latin1_General_100_BIN2 FROM OPENJSON(@op_ids))',
       params: [{ name: 'op_ids', type: 'nvarchar(max)', value: `["TP1-a","TP1-'b"]` }],
     });
     expect(journalCountStatement()).toEqual({ text: 'SELECT COUNT(*) AS [n] FROM [op_journal]', params: [] });
@@ -242,7 +242,7 @@ OUTPUT inserted.[id], inserted.[contract_id], inserted.[read_on], CONVERT(VARCHA
     expect(placementsStatement('transfer', 'TP2').text).toBe('SELECT [id], [to_branch_id] AS [branch_id] FROM [transfer] WHERE [region] = @region');
     expect(consumptionStatement(['TP1', 'TP3'])).toEqual({
       text:
-        'SELECT r.[id] AS [region], COUNT(m.[id]) AS [readings], CONVERT(VARCHAR(40), CAST(ISNULL(SUM(m.[kwh]), 0) AS DECIMAL(18,3))) AS [kwh] FROM [region] r LEFT JOIN [meter_reading] m ON m.[region] = r.[id] WHERE r.[id] IN (SELECT [value] FROM OPENJSON(@regions)) GROUP BY r.[id] ORDER BY r.[id]',
+        'SELECT r.[id] AS [region], COUNT(m.[id]) AS [readings], CONVERT(VARCHAR(40), CAST(ISNULL(SUM(m.[kwh]), 0) AS DECIMAL(18,3))) AS [kwh] FROM [region] r LEFT JOIN [meter_reading] m ON m.[region] = r.[id] WHERE r.[id] IN (SELECT [value] COLLATE Latin1_General_100_BIN2 FROM OPENJSON(@regions)) GROUP BY r.[id] ORDER BY r.[id]',
       params: [{ name: 'regions', type: 'nvarchar(max)', value: '["TP1","TP3"]' }],
     });
     expect(purgeJournalStatement(7, 5000)).toEqual({

@@ -5,18 +5,13 @@ import { EssError } from '../../domain/errors.js';
 import type { Region, SiteId } from '../../domain/fragmentation.js';
 import type { WriteOp } from '../../domain/write-op.js';
 import { canonicalRow, toApiRow, type DbValues } from '../row-codec.js';
-import type { ApplyResult, ConsumptionSummary, EntityState, JournalEntry, ListQuery, ScriptResult, SiteStore, TableDigest } from '../site-store.js';
+import type { ApplyResult, ConsumptionSummary, EntityState, JournalEntry, ReplicaChange, ListQuery, ScriptResult, SiteStore, TableDigest } from '../site-store.js';
 import { mssqlPoolConfig } from './connection-config.js';
 import { migrateMssql } from './migrate.js';
 import {
   consumptionStatement,
   deleteStatement,
-  entityVersionsStatement,
   getByIdStatement,
-  installJournalEntryStatement,
-  journalOpIdsStatement,
-  rowsByIdStatement,
-  versionGateStatement,
   journalCountStatement,
   journalEntriesStatement,
   journalGateStatement,
@@ -198,7 +193,7 @@ export class MssqlSiteStore implements SiteStore {
     return migrateMssql(await this.getPool());
   }
 
-  async applyOp(op: WriteOp, epoch: number): Promise<ApplyResult> {
+  async applyOp(op: WriteOp, epoch: number, replica?: ReplicaChange): Promise<ApplyResult> {
     const def = ENTITIES[op.entity];
     const tx = new sql.Transaction(await this.getPool());
     try {
@@ -215,13 +210,15 @@ export class MssqlSiteStore implements SiteStore {
         const current = await this.getRaw(op.entity, op.key);
         return { opId: op.opId, outcome: entry?.outcome ?? 'applied', duplicate: true, row: current ? toApiRow(op.entity, current) : null, dbRow: current };
       }
-      if (!newest) {
+      if (!newest || replica?.superseded) {
         await this.run(markSupersededStatement(op.opId), tx);
         await tx.commit();
         return { opId: op.opId, outcome: 'superseded', duplicate: false, row: null, dbRow: null };
       }
       let raw: Record<string, unknown> | undefined;
-      if (op.action === 'create') {
+      if (replica?.row && op.action !== 'delete') {
+        raw = (await this.run(upsertStatement(def, replica.row), tx)).recordset[0];
+      } else if (op.action === 'create') {
         raw = (await this.run(upsertStatement(def, op.values), tx)).recordset[0];
       } else if (op.action === 'update') {
         raw = (await this.run(updateStatement(def, op.key, op.values), tx)).recordset[0];
@@ -372,60 +369,6 @@ export class MssqlSiteStore implements SiteStore {
         const region = ((s.row?.['region'] as Region | undefined) ?? entries.find((e) => e.entity === s.entity && e.key === s.key)?.region ?? 'TP1') as Region;
         const gate = await this.run<{ newer: boolean }>(versionGateStatement(s, region), tx);
         if (!gate.recordset[0]?.newer) continue;
-        const def = ENTITIES[s.entity];
-        await this.run(s.row ? upsertStatement(def, s.row) : deleteStatement(def, s.key), tx);
-        changed++;
-      }
-      await tx.commit();
-      return changed;
-    } catch (err) {
-      await tx.rollback().catch(() => undefined);
-      throw mapMssqlError(err);
-    }
-  }
-
-  async journalOpIds(region: Region): Promise<Set<string>> {
-    const res = await this.run<{ op_id: string }>(journalOpIdsStatement(region));
-    return new Set(res.recordset.map((r) => String(r.op_id)));
-  }
-
-  async entityStates(keys: ReadonlyArray<{ entity: EntityName; key: string }>): Promise<EntityState[]> {
-    const out: EntityState[] = [];
-    const byEntity = new Map<EntityName, string[]>();
-    for (const k of keys) byEntity.set(k.entity, [...(byEntity.get(k.entity) ?? []), k.key]);
-    for (const [entity, ids] of byEntity) {
-      const [rows, versions] = await Promise.all([
-        this.run(rowsByIdStatement(ENTITIES[entity], ids)),
-        this.run<{ entity_key: string; seq: string | number; deleted: boolean }>(entityVersionsStatement(entity, ids)),
-      ]);
-      const rowById = new Map(rows.recordset.map((r) => [String(r['id']), canonical(entity, r)]));
-      const verById = new Map(versions.recordset.map((v) => [String(v.entity_key), { seq: Number(v.seq), deleted: Boolean(v.deleted) }]));
-      for (const id of new Set(ids)) {
-        const v = verById.get(id);
-        out.push({ entity, key: id, row: rowById.get(id) ?? null, seq: v?.seq ?? 0, deleted: v?.deleted ?? false });
-      }
-    }
-    return out;
-  }
-
-  async installStates(entries: readonly JournalEntry[], states: readonly EntityState[]): Promise<number> {
-    const tx = new sql.Transaction(await this.getPool());
-    try {
-      await tx.begin(sql.ISOLATION_LEVEL.READ_COMMITTED);
-    } catch (err) {
-      throw mapMssqlError(err);
-    }
-    let changed = 0;
-    try {
-      for (const e of entries) await this.run(installJournalEntryStatement(e), tx);
-      const order = (s: EntityState) => ENTITY_ORDER.indexOf(s.entity);
-      // Parents before children for rows that exist; children before parents for deletions.
-      const upserts = states.filter((s) => s.row).sort((a, b) => order(a) - order(b));
-      const deletes = states.filter((s) => !s.row).sort((a, b) => order(b) - order(a));
-      for (const s of [...upserts, ...deletes]) {
-        const region = (s.row?.['region'] as string | undefined) ?? entries.find((e) => e.entity === s.entity && e.key === s.key)?.region ?? 'TP1';
-        const gate = await this.run(versionGateStatement(s.entity, s.key, region, s.seq, s.deleted || !s.row), tx);
-        if (gate.recordset.length === 0) continue;
         const def = ENTITIES[s.entity];
         await this.run(s.row ? upsertStatement(def, s.row) : deleteStatement(def, s.key), tx);
         changed++;

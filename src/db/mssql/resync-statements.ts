@@ -15,7 +15,7 @@ export function journalOpIdsStatement(region: Region): MssqlStatement {
 /** Versions of a set of keys of one entity (keys as one JSON array). Returns `entity_key`, `seq`, `deleted`. */
 export function entityVersionsStatement(entity: EntityName, keys: readonly string[]): MssqlStatement {
   return {
-    text: 'SELECT [entity_key], [seq], [deleted] FROM [entity_version] WHERE [entity] = @entity AND [entity_key] IN (SELECT [value] FROM OPENJSON(@keys))',
+    text: 'SELECT [entity_key], [seq], [deleted] FROM [entity_version] WHERE [entity] = @entity AND [entity_key] IN (SELECT [value] COLLATE Latin1_General_100_BIN2 FROM OPENJSON(@keys))',
     params: [
       { name: 'entity', type: 'nvarchar(40)', value: entity },
       { name: 'keys', type: 'nvarchar(max)', value: JSON.stringify(keys) },

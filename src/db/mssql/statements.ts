@@ -222,12 +222,20 @@ export function listStatement(def: EntityDef, q: ListQuery): MssqlStatement {
   };
 }
 
+/**
+ * The values of a JSON array parameter as a one-column table, in the binary collation of the keys
+ * (OPENJSON's `value` would otherwise carry the database collation and conflict with the keys').
+ */
+function jsonValues(param: string): string {
+  return `SELECT [value] COLLATE Latin1_General_100_BIN2 FROM OPENJSON(@${param})`;
+}
+
 const JOURNAL_COLUMNS = '[op_id], [region], [entity], [entity_key], [action], [payload], [seq], [epoch], [outcome], [error], [accepted_at], [applied_at]';
 
 /** Journal rows for a set of op ids, passed as one JSON array (no 2,100-parameter limit). */
 export function journalEntriesStatement(opIds: readonly string[]): MssqlStatement {
   return {
-    text: `SELECT ${JOURNAL_COLUMNS} FROM [op_journal] WHERE [op_id] IN (SELECT [value] FROM OPENJSON(@op_ids))`,
+    text: `SELECT ${JOURNAL_COLUMNS} FROM [op_journal] WHERE [op_id] IN (${jsonValues('op_ids')})`,
     params: [{ name: 'op_ids', type: 'nvarchar(max)', value: JSON.stringify(opIds) }],
   };
 }
@@ -328,7 +336,7 @@ export function consumptionStatement(regions: readonly Region[]): MssqlStatement
     text:
       'SELECT r.[id] AS [region], COUNT(m.[id]) AS [readings], CONVERT(VARCHAR(40), CAST(ISNULL(SUM(m.[kwh]), 0) AS DECIMAL(18,3))) AS [kwh]' +
       ' FROM [region] r LEFT JOIN [meter_reading] m ON m.[region] = r.[id]' +
-      ' WHERE r.[id] IN (SELECT [value] FROM OPENJSON(@regions)) GROUP BY r.[id] ORDER BY r.[id]',
+      ` WHERE r.[id] IN (${jsonValues('regions')}) GROUP BY r.[id] ORDER BY r.[id]`,
     params: [{ name: 'regions', type: 'nvarchar(max)', value: JSON.stringify(regions) }],
   };
 }
@@ -346,3 +354,4 @@ export function purgeJournalStatement(days: number, batch: number): MssqlStateme
     ],
   };
 }
+
