@@ -1,14 +1,15 @@
 /**
- * `npm run bench [-- --quick] [--clients 16] [--data ../shared/data] [--profile] [--keep]`
+ * `npm run bench [-- --quick] [--clients 16] [--data ../shared/data] [--profile] [--fresh] [--clean]`
  *
  * Measures ESS against the physical limits of the same machine in one run: starts its own cluster
  * (or uses DB1_URL..DB4_URL + REDIS_URL), spawns the gateway and the workers as `npm start` does,
  * runs every phase with the same number of concurrent clients, prints a table with the ratios and
  * writes the figures as JSON under `bench-results/`. Stops everything it started, also on failure
- * and on Ctrl-C. Exit 0 when every phase ran (goals missed are reported, not failed), 1 otherwise.
+ * and on Ctrl-C. The bench cluster's data folder (`.ess-bench/`) is kept, stopped, so the next run
+ * skips initdb (its data is emptied at start); `--fresh` re-creates it, `--clean` removes it at the end. Exit 0 when every phase ran (goals missed are reported, not failed), 1 otherwise.
  */
 import { readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -22,6 +23,8 @@ import { fillReadings, importReadings, scatterGather } from './phases/import-rea
 import { limitA, limitB } from './phases/limits.js';
 import { printReport, type BenchReport } from './report.js';
 import { readProfile } from './profile-read.js';
+import { summarizeCpuProfiles } from './cpu-profile-summary.js';
+import type { EssWriteResult } from './phases/ess-writes.js';
 
 const say = (line: string) => process.stdout.write(`[bench] ${line}\n`);
 
@@ -48,6 +51,32 @@ function version(pkg: string): string {
   }
 }
 
+/** `--profile`: the worker's phase timers and both processes' CPU profiles after a closed-loop run. */
+async function profileReport(profileFile: string, cpuProfDir: string, closed: EssWriteResult): Promise<void> {
+  const profile = await readProfile(profileFile);
+  // One file per thread (tsx's loader runs in its own); the main thread is the busiest.
+  const cpu = (await Promise.all(['gateway', 'workers'].map(async (p) => (await summarizeCpuProfiles(path.join(cpuProfDir, p))).sort((a, b) => b.busyMs - a.busyMs)[0]))).filter((c) => c !== undefined);
+  const out = { closed, workerPhases: profile, cpu };
+  const outDir = path.join(PROJECT_ROOT, 'bench-results');
+  await mkdir(outDir, { recursive: true });
+  const file = path.join(outDir, `profile-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  await writeFile(file, `${JSON.stringify(out, null, 2)}\n`);
+  process.stdout.write(`\nclosed loop: ${closed.accepted} writes, accepted ${closed.acceptedPerSec}/s, applied ${closed.appliedPerSec}/s, replicated ${closed.replicatedPerSec}/s, ->202 p50 ${closed.latency.to202.p50} ms\n`);
+  if (profile) {
+    process.stdout.write(`\nworker phases (wall ms per call; cpu user ${Math.round(profile.cpuUsage.user / 1e3)} ms, system ${Math.round(profile.cpuUsage.system / 1e3)} ms over ${Math.round(profile.uptimeS)} s):\n`);
+    const entries = Object.entries(profile.phases).sort((x, y) => y[1].totalMs - x[1].totalMs);
+    const w = Math.max(...entries.map(([k]) => k.length));
+    for (const [k, v] of entries) process.stdout.write(`  ${k.padEnd(w)}  n ${String(v.n).padStart(7)}  mean ${v.meanMs.toFixed(3).padStart(8)}  p50 ${v.p50Ms.toFixed(3).padStart(8)}  p99 ${v.p99Ms.toFixed(3).padStart(9)}\n`);
+  }
+  for (const c of cpu) {
+    process.stdout.write(`\nCPU ${path.basename(path.dirname(c.file))} (${path.basename(c.file)}): busy ${c.busyMs} ms of ${c.wallMs} ms\n  by area:\n`);
+    for (const a of c.byArea) process.stdout.write(`    ${String(a.pct).padStart(5)}%  ${String(a.ms).padStart(6)} ms  ${a.name}\n`);
+    process.stdout.write('  top functions (self):\n');
+    for (const a of c.topFunctions) process.stdout.write(`    ${String(a.pct).padStart(5)}%  ${String(a.ms).padStart(6)} ms  ${a.name}\n`);
+  }
+  process.stdout.write(`\nprofile written to ${path.relative(process.cwd(), file)}\n`);
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
@@ -55,7 +84,8 @@ async function main(): Promise<number> {
       clients: { type: 'string', default: '16' },
       data: { type: 'string' },
       profile: { type: 'boolean', default: false },
-      keep: { type: 'boolean', default: false },
+      fresh: { type: 'boolean', default: false },
+      clean: { type: 'boolean', default: false },
       home: { type: 'string' },
     },
     strict: true,
@@ -66,12 +96,15 @@ async function main(): Promise<number> {
   const dataDir = path.resolve(values.data ?? process.env['ESS_DATA_DIR'] ?? path.join(PROJECT_ROOT, '..', 'shared', 'data'));
   const home = path.resolve(values.home ?? path.join(PROJECT_ROOT, '.ess-bench'));
   const profileFile = path.join(home, 'profile.json');
+  const cpuProfDir = path.join(home, 'cpu-prof');
   const cluster = new BenchCluster({
     home,
     ports: BENCH_PORTS,
     gatewayPort: BENCH_GATEWAY_PORT,
     log: say,
-    workerNodeArgs: values.profile ? ['--import', path.join(PROJECT_ROOT, 'bench', 'profile-hooks.ts')] : [],
+    fresh: values.fresh,
+    workerNodeArgs: values.profile ? ['--import', path.join(PROJECT_ROOT, 'bench', 'profile-hooks.ts'), '--cpu-prof', `--cpu-prof-dir=${path.join(cpuProfDir, 'workers')}`] : [],
+    gatewayNodeArgs: values.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(cpuProfDir, 'gateway')}`] : [],
     extraEnv: values.profile ? { ESS_BENCH_PROFILE_FILE: profileFile } : {},
   });
   let tracker: OpTracker | undefined;
@@ -84,7 +117,7 @@ async function main(): Promise<number> {
     await tracker?.close().catch(() => undefined);
     say('stopping the gateway, the workers and the bench cluster');
     await cluster.stop();
-    if (!values.keep) await cluster.removeData().catch(() => undefined);
+    if (values.clean) await cluster.removeData().catch(() => undefined);
   };
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
@@ -109,35 +142,50 @@ async function main(): Promise<number> {
     const tag = `b${Date.now().toString(36)}`;
     let writes = 0;
 
+    if (values.profile) await rm(cpuProfDir, { recursive: true, force: true });
     phase('setup: branches, customers and contracts in every region and partition');
-    const parents = await setupParents(http, tracker, tag, config.partitions, 10);
+    const parents = await setupParents(http, tracker, tag, 4, 10);
     writes += parents.opIds.length;
 
+    if (values.profile) {
+      phase(`profile: ESS closed loop only, ${clients} clients for ${plan.closedMs / 1000} s, workers instrumented`);
+      tracker.reset();
+      const closed = await closedLoop(http, tracker, parents, `${tag}c`, clients, plan.closedMs, plan.drainTimeoutMs);
+      await cluster.stop();
+      await profileReport(profileFile, cpuProfDir, closed);
+      return 0;
+    }
     phase(`limit A: single-row autocommit INSERTs into db1, ${clients} clients, pool ${config.db.poolSize}`);
     const a = await limitA(config, parents.contracts.find((c) => c.region === 'TP1')!.id, clients, plan.limitMs);
     phase(`limit B: no-op BullMQ jobs, ${clients} clients`);
     const samplePayload = { opId: 'TP1-00000000-0000-0000-0000-000000000000', region: 'TP1', entity: 'meterReading', key: 'x'.repeat(24), action: 'create', seq: 1, branchId: 'x'.repeat(16), values: { id: 'x'.repeat(24), contract_id: 'x'.repeat(20), read_on: '2024-01-01', kwh: '12.345', meter_index: null, half_hours: 48, region: 'TP1' }, acceptedAt: new Date().toISOString() };
+    say(`  limit A: ${a.insertsPerSec} inserts/s, p50/p99 ${a.latency.p50}/${a.latency.p99} ms`);
     const b = await limitB(config, clients, plan.limitMs, samplePayload, say);
+    say(`  limit B: ${b.processedPerSec} jobs/s processed, ${b.addedPerSec}/s added`);
 
     phase(`ESS closed loop: ${clients} clients for ${plan.closedMs / 1000} s, then drain`);
     tracker.reset();
     const closed = await closedLoop(http, tracker, parents, `${tag}c`, clients, plan.closedMs, plan.drainTimeoutMs);
     writes += closed.accepted;
+    say(`  closed: accepted ${closed.acceptedPerSec}/s, applied ${closed.appliedPerSec}/s, replicated ${closed.replicatedPerSec}/s, ->backup p99 ${closed.latency.toAppliedBackup.p99} ms, errors ${closed.errors}${closed.firstError ? ` (${closed.firstError})` : ''}`);
     phase(`ESS open loop: ${plan.openRate} writes/s offered for ${plan.openMs / 1000} s, then drain`);
     tracker.reset();
     const open = await openLoop(http, tracker, parents, `${tag}o`, clients, plan.openRate, plan.openMs, plan.drainTimeoutMs);
     writes += open.accepted;
+    say(`  open: ->202 p99 ${open.latency.to202.p99} ms, ->backup p50/p99 ${open.latency.toAppliedBackup.p50}/${open.latency.toAppliedBackup.p99} ms, replicated ${open.replicatedPerSec}/s, errors ${open.errors}${open.firstError ? ` (${open.firstError})` : ''}`);
 
     phase(`import of lcl_daily_block_0.csv${plan.importLimit ? ` (first ${plan.importLimit} readings)` : ''} through the batch API`);
     tracker.reset();
     const imp = await importReadings(http, tracker, dataDir, `${tag}i`, plan.drainTimeoutMs, plan.importLimit);
-    writes += imp.readings + imp.parents;
+    writes += imp.readings + imp.parents - imp.refused;
+    say(`  import: ${imp.readings} readings in ${(imp.wallMs / 1000).toFixed(1)} s until replicated = ${imp.readingsPerSec}/s, refused ${imp.refused}${imp.firstRefusal ? ` (${imp.firstRefusal})` : ''}`);
 
     const fillCount = Math.max(0, plan.memoryWrites - writes);
     phase(`memory: ${fillCount} more writes through the batch API (run total ${writes + fillCount})`);
     tracker.reset();
     const fill = await fillReadings(http, tracker, parents, `${tag}f`, fillCount, plan.drainTimeoutMs);
     writes += fill.writes;
+    say(`  fill: ${fill.writesPerSec}/s, refused ${fill.refused}${fill.firstRefusal ? ` (${fill.firstRefusal})` : ''}`);
 
     phase(`scatter-gather read: ${clients} clients, then 1 client`);
     const reads = await scatterGather(http, clients, plan.readMs);
@@ -203,7 +251,10 @@ async function main(): Promise<number> {
     await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
     printReport(report);
     process.stdout.write(`\nfigures written to ${path.relative(process.cwd(), file) || file}\n`);
-    return closed.notReplicated + open.notReplicated + imp.notReplicated + fill.notReplicated === 0 ? 0 : 1;
+    const lost = closed.notReplicated + open.notReplicated + imp.notReplicated + fill.notReplicated;
+    const refused = closed.errors + open.errors + imp.refused + fill.refused;
+    if (lost || refused) say(`WARNING: ${lost} accepted writes not replicated, ${refused} writes refused or failed`);
+    return lost === 0 ? 0 : 1;
   } finally {
     await cleanup();
   }

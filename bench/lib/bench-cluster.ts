@@ -9,6 +9,8 @@ import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import pg from 'pg';
 import { LocalCluster, type ClusterPorts } from '../../src/cluster/local-cluster.js';
 import { PROJECT_ROOT, loadConfig, type Config } from '../../src/config/config.js';
 import { closeSiteStores, openSiteStores } from '../../src/db/site-stores.js';
@@ -27,9 +29,13 @@ export interface BenchClusterOptions {
   readonly gatewayPort: number;
   /** Extra `node` flags of the worker process (profiling: `--cpu-prof`, `--import <hooks>`). */
   readonly workerNodeArgs?: readonly string[];
+  /** Extra `node` flags of the gateway process. */
+  readonly gatewayNodeArgs?: readonly string[];
   /** Extra environment of the gateway and worker processes. */
   readonly extraEnv?: Readonly<Record<string, string>>;
   readonly log: (line: string) => void;
+  /** Remove the data folder first (initdb again); otherwise initialised servers are reused with emptied data. */
+  readonly fresh?: boolean;
 }
 
 /** A spawned service process. */
@@ -84,14 +90,16 @@ export class BenchCluster {
     const prefix = this.external ? `bench-${Date.now().toString(36)}` : 'bench';
     if (!this.external) {
       this.cluster = new LocalCluster({ home, ports, log: (l) => log(`cluster: ${l}`), durable: true });
-      if (existsSync(home)) {
-        log(`removing the previous bench data folder ${home}`);
+      if (this.options.fresh && existsSync(home)) {
+        log(`--fresh: removing the previous bench data folder ${home}`);
         await this.cluster.destroy();
       }
       await mkdir(home, { recursive: true });
       // The data folder must never be committed: it ignores itself.
       await writeFile(path.join(home, '.gitignore'), '*\n');
       await this.cluster.start();
+      // Servers initialised by an earlier run are reused (initdb is slow); their data is not.
+      await this.resetData();
       this.env = {
         DB1_URL: this.cluster.siteUrl('db1'),
         DB2_URL: this.cluster.siteUrl('db2'),
@@ -123,10 +131,36 @@ export class BenchCluster {
     }
     await mkdir(this.config.logDir, { recursive: true });
     this.spawnService('workers', path.join(PROJECT_ROOT, 'workers', 'index.ts'), this.options.workerNodeArgs ?? []);
-    this.spawnService('gateway', path.join(PROJECT_ROOT, 'src', 'gateway.ts'), []);
+    this.spawnService('gateway', path.join(PROJECT_ROOT, 'src', 'gateway.ts'), this.options.gatewayNodeArgs ?? []);
     await this.waitHealthy();
     this.sampler = setInterval(() => this.sample(), 200);
     this.sampler.unref();
+  }
+
+  /** Own cluster only: recreates each site's `ess` database and empties Redis, so every run starts from nothing. */
+  private async resetData(): Promise<void> {
+    const cluster = this.cluster!;
+    await Promise.all(
+      SITES.map(async (site) => {
+        const client = new pg.Client({ connectionString: cluster.siteUrl(site, 'postgres'), connectionTimeoutMillis: 5000 });
+        await client.connect();
+        try {
+          await client.query('DROP DATABASE IF EXISTS ess WITH (FORCE)');
+          await client.query('CREATE DATABASE ess');
+        } finally {
+          await client.end();
+        }
+      }),
+    );
+    const redis = new Redis(cluster.redisUrl, { maxRetriesPerRequest: 1 });
+    redis.on('error', () => undefined);
+    try {
+      await redis.flushall();
+      await redis.config('RESETSTAT');
+    } finally {
+      redis.disconnect();
+    }
+    await rm(path.join(this.options.home, 'logs'), { recursive: true, force: true });
   }
 
   private spawnService(name: Service['name'], entry: string, nodeArgs: readonly string[]): void {
@@ -210,7 +244,7 @@ export class BenchCluster {
     if (this.cluster) await this.cluster.stop();
   }
 
-  /** Removes the data folder (own cluster only, after `stop`). */
+  /** Removes the data folder (own cluster only, after `stop`): `--clean`. */
   async removeData(): Promise<void> {
     if (this.cluster) await rm(this.options.home, { recursive: true, force: true });
   }

@@ -21,6 +21,9 @@ export interface ImportResult {
   /** From the first request to the last write replicated on the backup, ms. */
   readonly wallMs: number;
   readonly readingsPerSec: number;
+  /** Items the gateway refused (or requests that failed); 0 in a sound run. */
+  readonly refused: number;
+  readonly firstRefusal?: string;
   readonly notReplicated: number;
 }
 
@@ -45,13 +48,16 @@ export async function importReadings(http: HttpClient, tracker: OpTracker, dataD
   const contracts = plan.contracts.map((c) => ({ ...c, id: t(c.id), customerId: t(c.customerId) }));
   const readings = plan.readings.slice(0, limit ?? plan.readings.length).map((r) => ({ ...r, id: t(r.id), contractId: t(r.contractId) }));
   const t0 = nowMs();
-  const ids = [
-    ...(await postBatches(http, 'branches', branches)),
-    ...(await postBatches(http, 'customers', customers)),
-    ...(await postBatches(http, 'contracts', contracts)),
-    ...(await postBatches(http, 'meter-readings', readings)),
+  const outcomes = [
+    await postBatches(http, 'branches', branches),
+    await postBatches(http, 'customers', customers),
+    await postBatches(http, 'contracts', contracts),
+    await postBatches(http, 'meter-readings', readings),
   ];
   const sentMs = nowMs() - t0;
+  const ids = outcomes.flatMap((o) => o.opIds);
+  const refused = outcomes.reduce((n, o) => n + o.refused, 0);
+  const firstRefusal = outcomes.find((o) => o.firstRefusal)?.firstRefusal;
   const missing = await tracker.drain(ids, drainTimeoutMs);
   let last = t0;
   for (const id of ids) last = Math.max(last, tracker.replicatedAt.get(id) ?? t0);
@@ -63,7 +69,9 @@ export async function importReadings(http: HttpClient, tracker: OpTracker, dataD
     rejectedBeforeSending: plan.rejected.length,
     sentMs: Math.round(sentMs),
     wallMs: Math.round(wallMs),
-    readingsPerSec: perSecond(readings.length, wallMs),
+    readingsPerSec: perSecond(readings.length - outcomes[3]!.refused, wallMs),
+    refused,
+    ...(firstRefusal ? { firstRefusal } : {}),
     notReplicated: missing.length,
   };
 }
@@ -73,6 +81,8 @@ export interface FillResult {
   readonly writes: number;
   readonly wallMs: number;
   readonly writesPerSec: number;
+  readonly refused: number;
+  readonly firstRefusal?: string;
   readonly notReplicated: number;
 }
 
@@ -83,16 +93,11 @@ export async function fillReadings(http: HttpClient, tracker: OpTracker, parents
     return { id: `${tag}-${i}`, contractId: c.id, readOn: '2023-06-01', kwh: '1.500', halfHours: 48 };
   });
   const t0 = nowMs();
-  const ids: string[] = [];
-  // In slices, so the bench's own memory stays small and the drain check stays cheap.
-  for (let i = 0; i < rows.length; i += 10_000) {
-    const slice = await postBatches(http, 'meter-readings', rows.slice(i, i + 10_000));
-    ids.push(...slice);
-  }
+  const { opIds: ids, refused, firstRefusal } = await postBatches(http, 'meter-readings', rows);
   const missing = await tracker.drain(ids, drainTimeoutMs);
   let last = t0;
   for (const id of ids) last = Math.max(last, tracker.replicatedAt.get(id) ?? t0);
-  return { writes: count, wallMs: Math.round(last - t0), writesPerSec: perSecond(count, last - t0), notReplicated: missing.length };
+  return { writes: ids.length, wallMs: Math.round(last - t0), writesPerSec: perSecond(ids.length, last - t0), refused, ...(firstRefusal ? { firstRefusal } : {}), notReplicated: missing.length };
 }
 
 /** Figures of the scatter-gather read. */
