@@ -3,7 +3,7 @@
  * dump represents, so that a later recovery knows where to start (`--since` defaults to it).
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -43,13 +43,29 @@ export interface BackupOptions {
   readonly timeoutMs?: number;
 }
 
-/** Finds `pg_dump` (`PG_DUMP`, then beside the PostgreSQL server binaries). */
+/**
+ * Finds a PostgreSQL client tool (`pg_dump`, `pg_restore`, `psql`): beside the server binaries,
+ * then in Debian's `/usr/lib/postgresql/<v>/bin` (newest first), then on PATH.
+ * @throws Error saying what to install
+ */
+export function findPgTool(name: 'pg_dump' | 'pg_restore' | 'psql'): string {
+  const dirs: string[] = [];
+  try {
+    dirs.push(findPgBin());
+  } catch {
+    // no server binaries: the client may still be installed
+  }
+  if (existsSync('/usr/lib/postgresql')) {
+    for (const v of readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a))) dirs.push(`/usr/lib/postgresql/${v}/bin`);
+  }
+  dirs.push(...(process.env['PATH'] ?? '').split(':').filter(Boolean));
+  for (const d of dirs) if (existsSync(path.join(d, name))) return path.join(d, name);
+  throw new Error(`${name} was not found (looked in ${dirs.join(', ')}): install the PostgreSQL client (apt-get install -y postgresql-client)`);
+}
+
+/** Finds `pg_dump`: `PG_DUMP`, else {@link findPgTool}. */
 export function findPgDump(): string {
-  const given = process.env['PG_DUMP'];
-  if (given) return given;
-  const file = path.join(findPgBin(), 'pg_dump');
-  if (!existsSync(file)) throw new Error(`pg_dump was not found at ${file}: install the PostgreSQL client (apt-get install -y postgresql-client) or set PG_DUMP`);
-  return file;
+  return process.env['PG_DUMP'] || findPgTool('pg_dump');
 }
 
 function stamp(d: Date): string {
