@@ -41,7 +41,7 @@ interface Plan {
 }
 
 const FULL: Plan = { limitMs: 15_000, closedMs: 15_000, openMs: 20_000, openRate: 1000, readMs: 10_000, memoryWrites: 100_000, importLimit: undefined, drainTimeoutMs: 600_000 };
-const QUICK: Plan = { limitMs: 3_000, closedMs: 3_000, openMs: 4_000, openRate: 1000, readMs: 3_000, memoryWrites: 15_000, importLimit: 5_000, drainTimeoutMs: 120_000 };
+const QUICK: Plan = { limitMs: 3_000, closedMs: 3_000, openMs: 2_000, openRate: 1000, readMs: 2_000, memoryWrites: 8_000, importLimit: 2_000, drainTimeoutMs: 120_000 };
 
 function version(pkg: string): string {
   try {
