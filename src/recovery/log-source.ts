@@ -163,7 +163,7 @@ export async function readLoki(options: LokiReadOptions): Promise<LogReadResult>
     page.sort((a, b) => (a.ns < b.ns ? -1 : a.ns > b.ns ? 1 : 0));
     let fresh = 0;
     for (const p of page) {
-      const id = `${p.ns}|${p.line}`;
+      const id = `${p.ns}|${JSON.stringify(p.labels)}|${p.line}`;
       if (seen.has(id)) continue;
       seen.add(id);
       fresh++;
@@ -174,8 +174,13 @@ export async function readLoki(options: LokiReadOptions): Promise<LogReadResult>
       if (!e.problem && e.time && !inRange(e.time, options.range)) continue;
       entries.push(e);
     }
-    if (page.length < limit || fresh === 0) break;
-    startNs = page[page.length - 1]!.ns; // inclusive: lines at that instant come again and are skipped as seen
+    if (page.length < limit || page.length === 0) break;
+    const lastNs = page[page.length - 1]!.ns;
+    // `start` is inclusive: lines at the last instant come again and are skipped as seen. A full
+    // page of nothing new means more than `limit` lines share that instant: step past it (those
+    // beyond the page size are lost, as with Loki's own logcli; raise pageSize if that happens).
+    startNs = fresh === 0 ? lastNs + 1n : lastNs;
+    if (startNs >= endNs) break;
   }
   return { entries: logOrder(entries), sources: [`${options.url} ${query} (${requests} request(s))`], outOfRange: 0 };
 }
