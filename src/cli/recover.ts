@@ -167,7 +167,6 @@ async function main(): Promise<number> {
     cleanup.unshift(async () => local?.close());
     const started = Date.now();
     let shown = 0;
-    let lastProgress = -1;
     for (;;) {
       const job = await queue.getJob(jobId);
       if (!job) throw new Error(`job ${jobId} disappeared from the queue`);
@@ -175,7 +174,6 @@ async function main(): Promise<number> {
       const { logs } = await queue.getJobLogs(jobId, shown, -1);
       for (const line of logs) process.stdout.write(`  [${String(job.progress ?? 0).padStart(3)}%] ${line}\n`);
       shown += logs.length;
-      if (typeof job.progress === 'number' && job.progress !== lastProgress) lastProgress = job.progress;
       if (state === 'completed') return printResult(job.returnvalue as RecoveryJobResult);
       if (state === 'failed') {
         process.stderr.write(`recover: the job failed: ${job.failedReason}\n`);
