@@ -12,7 +12,28 @@ export const ReplicateJobSchema = z.object({
   op: WriteOpSchema,
   sourceSite: z.enum(['db1', 'db2', 'db3', 'db4']),
   sourceEpoch: z.number().int().nonnegative(),
+  /** The row after the change on the source (database columns): the replica installs it whole. */
+  row: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).nullable().optional(),
+  /** The source journaled the op as superseded: the replica journals it and changes nothing. */
+  superseded: z.boolean().optional(),
 });
+
+/** Payload of a `probe` job (from the job scheduler): none. */
+export const ProbeJobSchema = z.object({}).passthrough();
+
+/** Payload of a `resync` job: catch a returning primary up from the serving copy, then fail back. */
+export const ResyncJobSchema = z.object({
+  region: z.enum(['TP1', 'TP2', 'TP3']),
+  /** Who asked: the probe (`auto`) or an operator (`manual`). */
+  trigger: z.enum(['auto', 'manual']).default('auto'),
+});
+
+/** Queue of the probe job (one job scheduler per deployment). */
+export const PROBE_QUEUE = 'probe';
+/** Queue of resync jobs. */
+export const RESYNC_QUEUE = 'resync';
+/** Id of the one probe job scheduler. */
+export const PROBE_SCHEDULER_ID = 'probe-sites';
 
 /**
  * Payload of a `recovery` job (DESIGN.md section 5): rebuild `site` from the logs written at or
@@ -44,6 +65,8 @@ export const JOB_SCHEMAS = {
   apply: WriteOpSchema,
   replicate: ReplicateJobSchema,
   recovery: RecoveryJobSchema,
+  probe: ProbeJobSchema,
+  resync: ResyncJobSchema,
 } as const;
 
 /** A job name of the catalog. */
@@ -55,7 +78,7 @@ export type JobPayload<N extends JobName> = z.infer<(typeof JOB_SCHEMAS)[N]>;
  * Default options per job.
  * - `attempts`: 1,000 with a capped backoff (see {@link backoffDelayMs}): a write is retried for
  *   hours rather than failed; only input that retrying cannot fix fails at once.
- * - `removeOnComplete`: finished jobs leave Redis (after 1 h or past 1,000 per queue); an op's
+ * - `removeOnComplete`: finished jobs leave Redis (after 10 min or past 100 per queue); an op's
  *   status stays readable from the op journal.
  * @defaultValue see each entry
  */
@@ -63,15 +86,19 @@ export const JOB_OPTIONS: Record<JobName, JobsOptions> = {
   apply: {
     attempts: 1000,
     backoff: { type: 'capped' },
-    removeOnComplete: { age: 3600, count: 1000 },
+    removeOnComplete: { age: 600, count: 100 },
     removeOnFail: { age: 7 * 24 * 3600 },
   },
   replicate: {
     attempts: 1000,
     backoff: { type: 'capped' },
-    removeOnComplete: { age: 3600, count: 1000 },
+    removeOnComplete: { age: 600, count: 100 },
     removeOnFail: { age: 7 * 24 * 3600 },
   },
+  // Probes come every PROBE_INTERVAL_MS: keep none of them.
+  probe: { attempts: 1, removeOnComplete: true, removeOnFail: { count: 100 } },
+  // A failed resync is retried by the next probes (a new job), not by BullMQ.
+  resync: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
   // A recovery is run by an operator who watches it: one attempt, its result kept for a week.
   recovery: {
     attempts: 1,

@@ -12,6 +12,7 @@ import { closeSiteStores, openSiteStores } from '../src/db/site-stores.js';
 import { createLogger, type Logger } from '../src/logging/logger.js';
 import { OpLog } from '../src/logging/op-log.js';
 import { RoutingTableStore } from '../src/routing/routing-table.js';
+import { startControlWorkers } from './control-workers.js';
 import { startHeartbeat } from './heartbeat.js';
 import { startRecoveryWorker } from './recovery-worker.js';
 import { startWriteWorkers } from './write-workers.js';
@@ -36,11 +37,14 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   await routing.ensure();
   const queues = new QueueSet(redis, config.prefix, config.partitions);
   const opLog = new OpLog({ dir: config.logDir, timeZone: config.timeZone, loki: config.loki });
+  let stopping = false;
   const workers = startWriteWorkers(
-    { redis, prefix: config.prefix, stores, routing, queues, opLog, logger },
+    { redis, prefix: config.prefix, stores, routing, queues, opLog, logger, stopping: () => stopping },
     { redisUrl: config.redisUrl, partitions: config.partitions, lockDurationMs: options.lockDurationMs },
   );
   workers.push(startRecoveryWorker({ config, stores, queues, logger }, { redisUrl: config.redisUrl, prefix: config.prefix }));
+  const control = await startControlWorkers({ redis, prefix: config.prefix, stores, routing, queues, logger }, config);
+  workers.push(...control.workers);
   const stopHeartbeat = startHeartbeat(redis, config.prefix, id);
   // Op journal retention (JOURNAL_RETENTION_DAYS): purge hourly.
   const purge = setInterval(() => {
@@ -58,8 +62,10 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
     id,
     workers,
     async close() {
+      stopping = true;
       clearInterval(purge);
       await Promise.all(workers.map((w) => w.close()));
+      await control.close();
       await stopHeartbeat();
       await queues.close();
       await opLog.close();

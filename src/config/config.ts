@@ -20,7 +20,8 @@ const envBoolean = (fallback: boolean) =>
 
 const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
 
-const EnvSchema = z.object({
+/** The environment variables the code reads, with their rules and defaults. */
+export const EnvSchema = z.object({
   ESS_HOME: z.string().optional(),
   ESS_PREFIX: z
     .string()
@@ -46,7 +47,7 @@ const EnvSchema = z.object({
   IDEMPOTENCY_TTL_HOURS: int(24, 1),
   DB_CONNECT_TIMEOUT_MS: int(2000, 100),
   DB_STATEMENT_TIMEOUT_MS: int(10000, 100),
-  DB_POOL_SIZE: int(8, 1),
+  DB_POOL_SIZE: int(16, 1),
   PROBE_INTERVAL_MS: int(500, 50),
   PROBE_TIMEOUT_MS: int(400, 50),
   FAILOVER_AFTER: int(3, 1),
@@ -128,6 +129,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const someGiven = given.some(Boolean);
   if (someGiven && !given.every(Boolean)) {
     throw new ConfigError(['DB1_URL..DB4_URL: give all four site URLs, or none to use the local cluster']);
+  }
+  if (e.DB_DRIVER === 'mssql' && !someGiven) {
+    throw new ConfigError(['DB1_URL..DB4_URL: DB_DRIVER=mssql needs the four SQL Server site URLs (mssql://user:password@host:1433/ess)']);
   }
   const local = (port: number) => `postgres://postgres@127.0.0.1:${port}/ess`;
   const siteUrls: SiteUrls = Object.freeze({

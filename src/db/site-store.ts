@@ -27,6 +27,17 @@ export interface EntityState {
   readonly deleted: boolean;
 }
 
+/**
+ * How a replica applies an op: the whole row as it was after the change on the source copy (so a
+ * replica converges even if ops reach it out of order), or nothing when the source superseded it.
+ */
+export interface ReplicaChange {
+  /** The row after the change on the source (database columns); null after a delete. */
+  readonly row: DbValues | null;
+  /** The source journaled the op as superseded: journal it, change nothing. */
+  readonly superseded: boolean;
+}
+
 /** A row of the op journal. */
 export interface JournalEntry {
   readonly opId: string;
@@ -97,7 +108,7 @@ export interface SiteStore {
    * @throws EssError `parent_missing` (the parent row is not on this site), `row_missing`
    *   (update of a row not here), `has_children` (delete of a row still referenced)
    */
-  applyOp(op: WriteOp, epoch: number): Promise<ApplyResult>;
+  applyOp(op: WriteOp, epoch: number, replica?: ReplicaChange): Promise<ApplyResult>;
   /** Journals an op that can never apply (outcome `failed`), so its status outlives the job. */
   recordFailure(op: WriteOp, epoch: number, reason: string): Promise<void>;
   /** One row by id, or null. */

@@ -16,8 +16,14 @@ export function redisKeys(prefix: string) {
     workerHeartbeatPattern: `${prefix}:workers:*`,
     /** Pub/sub channel: ops finished (replicated or failed). */
     opEvents: `${prefix}:op-events`,
-    /** Hash site → JSON health. */
+    /** Hash site → JSON {@link SiteHealthRecord}. */
     siteHealth: `${prefix}:site-health`,
+    /** List (newest first, capped) of JSON route changes. */
+    routeHistory: `${prefix}:route-history`,
+    /** Hash region → JSON fence: the primary is not routed to until recovered. */
+    fenced: `${prefix}:fenced`,
+    /** String: a resync of the region is running (lock with TTL). */
+    resyncLock: (region: string) => `${prefix}:resync-lock:${region}`,
   };
 }
 

@@ -1,6 +1,9 @@
 import type { Redis } from 'ioredis';
 import type { QueueSet } from '../../queues/queue-set.js';
-import { REGIONS, SITES, type Region, type SiteId } from '../domain/fragmentation.js';
+import { PLACEMENT, REGIONS, SITES, type Region, type SiteId } from '../domain/fragmentation.js';
+import { fences, routeHistory, type Fence, type RouteChange } from '../routing/route-changes.js';
+import { SiteHealthStore, type SiteHealthRecord } from '../routing/site-health.js';
+import { backlogKey } from '../write/apply-op.js';
 import type { SiteStores } from '../db/site-stores.js';
 import { redisKeys } from '../routing/keys.js';
 import type { RoutingTable, RoutingTableStore } from '../routing/routing-table.js';
@@ -23,6 +26,28 @@ export interface ClusterStatus {
   readonly queues: Record<Region, { apply: number; replicationBacklog: number }> | null;
   /** Worker processes alive (heartbeats), by id. */
   readonly workers: string[];
+  /** Per region: which copy serves it and since when, and what the primary lacks while failed over. */
+  readonly regions: Record<Region, RegionStatus> | null;
+  /** Site health as the probe job keeps it (consecutive failures, last success, last error). */
+  readonly health: Record<SiteId, SiteHealthRecord> | null;
+  /** Route changes, newest first (last 20). */
+  readonly routeHistory: RouteChange[];
+}
+
+/** A region's routing state. */
+export interface RegionStatus {
+  /** `primary`: served by its primary; `failed-over`: by the backup; `needs-recovery`: failed over and the primary is fenced. */
+  readonly state: 'primary' | 'failed-over' | 'needs-recovery';
+  readonly serving: SiteId;
+  readonly primary: SiteId;
+  readonly backup: SiteId;
+  readonly epoch: number;
+  /** ISO instant of the last route change. */
+  readonly since: string;
+  readonly reason: string;
+  /** Ops applied on the backup since the failover, that the primary must get before failback. */
+  readonly backlogForPrimary: number;
+  readonly fence?: Fence;
 }
 
 /** Probes every site in parallel with a timeout, ms. */
@@ -70,9 +95,42 @@ export async function clusterStatus(deps: {
   let routes: RoutingTable | null = null;
   let queues: ClusterStatus['queues'] = null;
   let workers: string[] = [];
+  let regions: Record<Region, RegionStatus> | null = null;
+  let health: Record<SiteId, SiteHealthRecord> | null = null;
+  let history: RouteChange[] = [];
   try {
     await deps.redis.ping();
-    [routes, workers] = await Promise.all([deps.routing.all(), liveWorkers(deps.redis, deps.prefix)]);
+    let fenced: Partial<Record<Region, Fence>>;
+    let backlog: Record<string, string>;
+    [routes, workers, health, history, fenced, backlog] = await Promise.all([
+      deps.routing.all(),
+      liveWorkers(deps.redis, deps.prefix),
+      new SiteHealthStore(deps.redis, deps.prefix).all(),
+      routeHistory(deps.redis, deps.prefix).then((h) => h.slice(0, 20)),
+      fences(deps.redis, deps.prefix),
+      deps.redis.hgetall(backlogKey(deps.prefix)),
+    ]);
+    const r = routes;
+    regions = Object.fromEntries(
+      REGIONS.map((region) => {
+        const { primary, backup } = PLACEMENT[region];
+        const route = r[region];
+        const failedOver = route.site !== primary;
+        const f = fenced[region];
+        const status: RegionStatus = {
+          state: failedOver ? (f ? 'needs-recovery' : 'failed-over') : 'primary',
+          serving: route.site,
+          primary,
+          backup,
+          epoch: route.epoch,
+          since: route.since,
+          reason: route.reason,
+          backlogForPrimary: failedOver ? Number(backlog[region] ?? 0) : 0,
+          ...(f ? { fence: f } : {}),
+        };
+        return [region, status];
+      }),
+    ) as Record<Region, RegionStatus>;
     const depths = await deps.queues.depths();
     queues = Object.fromEntries(REGIONS.map((r) => [r, { apply: depths[r].apply, replicationBacklog: depths[r].replicate }])) as ClusterStatus['queues'];
   } catch (err) {
@@ -86,5 +144,8 @@ export async function clusterStatus(deps: {
     routes,
     queues,
     workers,
+    regions,
+    health,
+    routeHistory: history,
   };
 }

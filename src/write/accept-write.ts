@@ -226,7 +226,7 @@ export class WriteAcceptor {
   async acceptMany(reqs: readonly WriteRequest[], fieldName: string): Promise<Array<AcceptedWrite | EssError>> {
     const results: Array<AcceptedWrite | EssError> = new Array(reqs.length);
     const toEnqueue: Array<{ index: number; partition: number; op: WriteOp }> = [];
-    await Promise.all(
+    const settled = await Promise.allSettled(
       reqs.map(async (req, index) => {
         try {
           const prepared = await this.prepare(req, `${fieldName}[${index}].`);
@@ -238,6 +238,12 @@ export class WriteAcceptor {
         }
       }),
     );
+    const unexpected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (unexpected) {
+      // Redis failed under some items: undo the ones already accepted, so a retry is not a 409.
+      await Promise.all(toEnqueue.map((t) => this.undo(t.op, reqs[t.index]!.idempotencyKey)));
+      throw unexpected.reason;
+    }
     try {
       await this.options.queues.addApplyBulk(toEnqueue);
     } catch (err) {

@@ -1,6 +1,6 @@
 /**
  * The workers' half of the write path: apply an op on the site the routing table names, then on
- * the other copy (DESIGN.md section 3, steps 3-4).
+ * the other copy (DESIGN.md section 3, steps 3-4; section 4 for the epochs).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UnrecoverableError } from 'bullmq';
@@ -8,11 +8,11 @@ import type { Redis } from 'ioredis';
 import { partitionOf, type JobPayload } from '../../queues/catalog.js';
 import type { QueueSet } from '../../queues/queue-set.js';
 import { ENTITIES } from '../domain/entities.js';
-import { isEssError, type EssError } from '../domain/errors.js';
-import { otherCopy, type SiteId } from '../domain/fragmentation.js';
+import { EssError, isEssError } from '../domain/errors.js';
+import { PLACEMENT, otherCopy, type SiteId } from '../domain/fragmentation.js';
 import type { WriteOp } from '../domain/write-op.js';
 import type { SiteStores } from '../db/site-stores.js';
-import type { ApplyResult } from '../db/site-store.js';
+import type { ApplyResult, ReplicaChange } from '../db/site-store.js';
 import type { Logger } from '../logging/logger.js';
 import type { OpLog } from '../logging/op-log.js';
 import { redisKeys, type RedisKeys } from '../routing/keys.js';
@@ -28,42 +28,51 @@ export interface ApplyDeps {
   readonly queues: QueueSet;
   readonly opLog: OpLog;
   readonly logger: Logger;
-  /** How long a job keeps retrying an unreachable site in place (keeping its partition's order) before handing the retry to BullMQ, ms. */
-  readonly inlineRetryMs?: number;
+  /** Set when the process is stopping: jobs waiting in place give up (BullMQ retries them later). */
+  readonly stopping?: () => boolean;
+}
+
+/** Redis hash region → ops applied on the backup while failed over (the primary's backlog). */
+export function backlogKey(prefix: string): string {
+  return `${prefix}:failover-backlog`;
 }
 
 /**
- * Runs `fn` against the route's site, retrying in place while the site is unreachable (the
- * partition stays blocked, so later ops of the same entities cannot overtake), re-reading the
- * route each time so a failover is picked up. After `inlineRetryMs` the error is thrown and
- * BullMQ retries the job with backoff.
+ * Whether an error is worth waiting out in place: the site is unreachable (a failover or its
+ * return will change that), or a parent / the row itself is accepted but not applied yet (it is
+ * in the catalog, so queued).
  */
-async function withSiteRetry<T>(deps: ApplyDeps, fn: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + (deps.inlineRetryMs ?? 10_000);
-  for (let attempt = 0; ; attempt++) {
+async function transient(deps: ApplyDeps, keys: RedisKeys, op: WriteOp, err: unknown): Promise<boolean> {
+  if (isEssError(err, 'site_unavailable')) return true;
+  const def = ENTITIES[op.entity];
+  if (isEssError(err, 'parent_missing') && def.parent) {
+    const parentId = String(op.values[def.parent.column] ?? '');
+    return (await deps.redis.hexists(keys.catalog(def.parent.entity), parentId)) === 1;
+  }
+  if (isEssError(err, 'row_missing')) return (await deps.redis.hexists(keys.catalog(op.entity), op.key)) === 1;
+  return false;
+}
+
+/**
+ * Runs `attempt` until it succeeds, waiting in place (50 ms doubling to 1 s) while the failure is
+ * transient. The job keeps its partition, so later ops of the same entity cannot overtake it, and
+ * each attempt re-reads the route, so a failover is picked up. A permanent refusal is thrown; so is
+ * anything when the process is stopping (BullMQ retries the job later).
+ */
+async function untilApplied<T>(deps: ApplyDeps, keys: RedisKeys, op: WriteOp, attempt: () => Promise<T>): Promise<T> {
+  for (let n = 0; ; n++) {
     try {
-      return await fn();
+      return await attempt();
     } catch (err) {
-      if (!isEssError(err, 'site_unavailable') || Date.now() > deadline) throw err;
-      await sleep(Math.min(50 * 2 ** attempt, 1000));
+      if (deps.stopping?.() || !(await transient(deps, keys, op, err))) throw err;
+      if (n === 20) deps.logger.warn({ err, opId: op.opId }, 'write.waiting');
+      await sleep(Math.min(50 * 2 ** n, 1000));
     }
   }
 }
 
-/**
- * Decides what to do with an op that a site refused: retry while its parent or row is on its way
- * (still in the catalog, so accepted and queued), or fail it for good, journaled with the reason.
- */
-async function handleRefusal(deps: ApplyDeps, keys: RedisKeys, op: WriteOp, site: SiteId, epoch: number, err: EssError): Promise<never> {
-  const def = ENTITIES[op.entity];
-  let pending = false;
-  if (err.code === 'parent_missing' && def.parent) {
-    const parentId = String(op.values[def.parent.column] ?? '');
-    pending = (await deps.redis.hexists(keys.catalog(def.parent.entity), parentId)) === 1;
-  } else if (err.code === 'row_missing') {
-    pending = (await deps.redis.hexists(keys.catalog(op.entity), op.key)) === 1;
-  }
-  if (pending) throw err; // BullMQ retries with backoff; never failed while the parent is queued
+/** Journals an op that can never apply (with the reason) and fails its job for good. */
+async function refuse(deps: ApplyDeps, keys: RedisKeys, op: WriteOp, site: SiteId, epoch: number, err: EssError): Promise<never> {
   const reason = `${err.code}: ${err.message}`;
   await deps.stores[site].recordFailure(op, epoch, reason);
   if (op.action === 'create') await deps.redis.hdel(keys.catalog(op.entity), op.key);
@@ -95,46 +104,78 @@ function logLine(deps: ApplyDeps, event: 'write.applied' | 'replica.applied', op
 
 /**
  * Processes an `apply` job: applies the op on the site serving its region (journal row and change
- * in one transaction), writes the `write.applied` line, enqueues the replication.
+ * in one transaction), writes the `write.applied` line, and enqueues the replication to the
+ * other copy. While the region is failed over (served by the backup) nothing is enqueued: the
+ * resync brings the primary up from the backup's journal before the failback.
+ *
+ * If the route moved while the op was being applied (a write under an old epoch on a demoted
+ * site), the op is applied on the new serving site too: the journal makes the second apply a
+ * no-op where it had already landed, so it is never lost and never applied twice.
  * @throws UnrecoverableError when the op can never apply (it is journaled as failed)
  */
 export async function applyWrite(deps: ApplyDeps, op: WriteOp): Promise<ApplyResult> {
   const keys = redisKeys(deps.prefix);
-  let site: SiteId = 'db1';
+  const { primary } = PLACEMENT[op.region];
+  let site: SiteId = primary;
   let epoch = 0;
   let result: ApplyResult;
   try {
-    result = await withSiteRetry(deps, async () => {
+    result = await untilApplied(deps, keys, op, async () => {
       const route = await deps.routing.get(op.region);
       site = route.site;
       epoch = route.epoch;
       return deps.stores[site].applyOp(op, epoch);
     });
   } catch (err) {
-    if (isEssError(err, 'parent_missing', 'row_missing', 'has_children')) return handleRefusal(deps, keys, op, site, epoch, err);
+    if (isEssError(err, 'parent_missing', 'row_missing', 'has_children')) return refuse(deps, keys, op, site, epoch, err);
     throw err;
   }
-  if (result.outcome === 'failed') {
-    throw new UnrecoverableError(`op ${op.opId} was journaled as failed on ${site}`);
-  }
+  if (result.outcome === 'failed') throw new UnrecoverableError(`op ${op.opId} was journaled as failed on ${site}`);
   logLine(deps, 'write.applied', op, site, epoch, result);
-  await deps.queues.addReplicate(partitionOf(op.entity, op.key, deps.queues.partitions), { op, sourceSite: site, sourceEpoch: epoch });
+
+  const now = await deps.routing.get(op.region);
+  if (now.site !== site) {
+    // Applied on a site that was demoted meanwhile: make sure the serving copy has it too.
+    deps.logger.warn({ opId: op.opId, region: op.region, appliedOn: site, appliedEpoch: epoch, serving: now.site, epoch: now.epoch }, 'write.old_epoch');
+    const again = await untilApplied(deps, keys, op, () => deps.stores[now.site].applyOp(op, now.epoch));
+    logLine(deps, 'write.applied', op, now.site, now.epoch, again);
+    if (now.site !== primary) await deps.redis.hincrby(backlogKey(deps.prefix), op.region, again.duplicate ? 0 : 1);
+    return again;
+  }
+  if (site === primary) {
+    await deps.queues.addReplicate(partitionOf(op.entity, op.key, deps.queues.partitions), {
+      op,
+      sourceSite: site,
+      sourceEpoch: epoch,
+      row: result.dbRow,
+      superseded: result.outcome === 'superseded',
+    });
+  } else {
+    if (!result.duplicate) await deps.redis.hincrby(backlogKey(deps.prefix), op.region, 1);
+    await publish(deps, keys, opEvent(op.opId, 'replicated', result.row, null));
+  }
   return result;
 }
 
 /**
- * Processes a `replicate` job: applies the op on the other copy of its region (the backup, or the
- * primary when the backup served it), writes `replica.applied`, and tells waiting requests.
+ * Processes a `replicate` job: installs the op's resulting row on the other copy of its region
+ * (whole row, so the copy converges even when ops reach it out of order), writes
+ * `replica.applied`, and tells waiting requests. Waits in place while the copy is unreachable: the
+ * backlog shows in `/api/status` and drains by itself when the copy returns.
  */
 export async function replicateWrite(deps: ApplyDeps, payload: JobPayload<'replicate'>): Promise<ApplyResult> {
   const op = payload.op as WriteOp;
   const keys = redisKeys(deps.prefix);
   const target = otherCopy(op.region, payload.sourceSite);
-  const route = await deps.routing.get(op.region);
-  const result = await withSiteRetry(deps, () => deps.stores[target].applyOp(op, route.epoch));
+  const change: ReplicaChange | undefined =
+    payload.row !== undefined ? { row: payload.row ?? null, superseded: payload.superseded ?? false } : undefined;
+  let epoch = payload.sourceEpoch;
+  const result = await untilApplied(deps, keys, op, async () => {
+    epoch = (await deps.routing.get(op.region)).epoch;
+    return deps.stores[target].applyOp(op, epoch, change);
+  });
   if (result.outcome === 'failed') throw new UnrecoverableError(`op ${op.opId} was journaled as failed on ${target}`);
-  logLine(deps, 'replica.applied', op, target, route.epoch, result);
+  logLine(deps, 'replica.applied', op, target, epoch, result);
   await publish(deps, keys, opEvent(op.opId, 'replicated', result.row, null));
   return result;
 }
-

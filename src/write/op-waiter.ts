@@ -36,8 +36,8 @@ export class OpWaiter {
   }
 
   /**
-   * Waits for the op's event, at most `timeoutMs`. `check` runs after the waiter is registered,
-   * so an op that finished just before is not missed.
+   * Waits for the op's event, at most `timeoutMs`. `check` runs after the waiter is registered
+   * and then every 500 ms, so an op that finished just before, or a lost message, is not missed.
    * @returns the event, or undefined when the time ran out
    */
   async wait(opId: string, timeoutMs: number, check: () => Promise<OpEvent | undefined>): Promise<OpEvent | undefined> {
@@ -48,10 +48,14 @@ export class OpWaiter {
     set.add(fn);
     this.waiters.set(opId, set);
     const timer = setTimeout(() => resolveFn(undefined), timeoutMs);
+    // The event is the fast path; polling the state (every 500 ms) covers a missed message.
+    const poll = () => check().then((e) => e && resolveFn(e), () => undefined);
+    void poll();
+    const poller = setInterval(poll, 500);
     try {
-      check().then((e) => e && resolveFn(e), () => undefined);
       return await done;
     } finally {
+      clearInterval(poller);
       clearTimeout(timer);
       set.delete(fn);
       if (set.size === 0) this.waiters.delete(opId);

@@ -48,12 +48,6 @@ siteStoreContract('site store contract: postgres', {
     const q = (s: string) => `'${s.replace(/'/g, "''")}'`;
     return `INSERT INTO branch (id, name, region) VALUES (${q(id)}, ${q(name)}, ${q(region)})`;
   },
-  knownFailures: {
-    // PostgresSiteStore.applyOp keeps its pool client while the duplicate path reads the journal
-    // through the pool (a second client): a burst of redeliveries >= pool size starves the pool
-    // and fails with "timeout exceeded when trying to connect". Reported to the lead.
-    [CONCURRENT_DELIVERIES]: 'pool starvation on concurrent duplicate deliveries',
-  },
   async dispose(store) {
     await pgAdmin(inject('clusterPorts').db1, `DROP DATABASE IF EXISTS ${pgDbs.get(store)} WITH (FORCE)`);
   },

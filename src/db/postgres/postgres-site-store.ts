@@ -9,11 +9,13 @@ import type {
   ConsumptionSummary,
   EntityState,
   JournalEntry,
+  ReplicaChange,
   ListQuery,
   ScriptResult,
   SiteStore,
   TableDigest,
 } from '../site-store.js';
+import { applyCreateStatement, SUPERSEDED_SQLSTATE } from './apply-statement.js';
 import { migratePostgres } from './migrate.js';
 import { deleteSql, journalGateSql, upsertSql, updateSql } from './statements.js';
 
@@ -104,8 +106,23 @@ export class PostgresSiteStore implements SiteStore {
     return migratePostgres(this.pool);
   }
 
-  async applyOp(op: WriteOp, epoch: number): Promise<ApplyResult> {
+  async applyOp(op: WriteOp, epoch: number, replica?: ReplicaChange): Promise<ApplyResult> {
     const def = ENTITIES[op.entity];
+    if (op.action === 'create' && (!replica || (replica.row && !replica.superseded))) {
+      // Fast path: journal, version gate and row in one autocommit statement (one round trip).
+      // A duplicate or a superseded op falls through to the transactional path below.
+      const st = applyCreateStatement(def, replica?.row ? { ...op, values: replica.row } : op, epoch);
+      try {
+        const res = await this.pool.query({ name: st.name, text: st.text, values: st.values });
+        const r = res.rows[0];
+        if (r?.ess_fresh && r.ess_newest) {
+          const dbRow = canonicalRow(def, r);
+          return { opId: op.opId, outcome: 'applied', duplicate: false, row: toApiRow(op.entity, dbRow), dbRow };
+        }
+      } catch (err) {
+        if ((err as { code?: string }).code !== SUPERSEDED_SQLSTATE) throw mapPgError(err, op);
+      }
+    }
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
@@ -129,24 +146,28 @@ export class PostgresSiteStore implements SiteStore {
       ]);
       const { fresh, newest } = gate.rows[0]!;
       if (!fresh) {
+        // A redelivery: read with this same client (taking a second one could exhaust the pool).
         await client.query('ROLLBACK');
-        const [entry] = await this.journalEntries([op.opId]);
+        const outcome = (await client.query<{ outcome: ApplyResult['outcome'] }>(`SELECT outcome FROM op_journal WHERE op_id = $1`, [op.opId])).rows[0]?.outcome;
         const current = await this.getRaw(op.entity, op.key, client);
         return {
           opId: op.opId,
-          outcome: entry?.outcome ?? 'applied',
+          outcome: outcome ?? 'applied',
           duplicate: true,
           row: current ? toApiRow(op.entity, current) : null,
           dbRow: current,
         };
       }
-      if (!newest) {
+      if (!newest || replica?.superseded) {
         await client.query(`UPDATE op_journal SET outcome = 'superseded' WHERE op_id = $1`, [op.opId]);
         await client.query('COMMIT');
         return { opId: op.opId, outcome: 'superseded', duplicate: false, row: null, dbRow: null };
       }
       let raw: Record<string, unknown> | undefined;
-      if (op.action === 'create') {
+      if (replica?.row && op.action !== 'delete') {
+        const { text, values } = upsertSql(def, replica.row);
+        raw = (await client.query(text, values)).rows[0];
+      } else if (op.action === 'create') {
         const { text, values } = upsertSql(def, op.values);
         raw = (await client.query(text, values)).rows[0];
       } else if (op.action === 'update') {
