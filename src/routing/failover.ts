@@ -40,18 +40,27 @@ export async function probeAndFailover(deps: FailoverDeps): Promise<ProbeRound> 
   const healthStore = new SiteHealthStore(deps.redis, deps.prefix);
   const previous = await healthStore.all();
   const health = {} as Record<SiteId, SiteHealthRecord>;
-  await Promise.all(
+  const results = await Promise.all(
     SITES.map(async (site) => {
       const t0 = performance.now();
-      let ok = true;
-      let error: string | null = null;
       try {
         await deps.stores[site].ping(deps.probe.timeoutMs);
+        return { site, ok: true, ms: Math.round(performance.now() - t0), error: null as string | null, timeout: false };
       } catch (err) {
-        ok = false;
-        error = (err as Error).message;
+        const e = err as Error;
+        return { site, ok: false, ms: Math.round(performance.now() - t0), error: e.message, timeout: /no answer within/.test(e.message) };
       }
-      const next = await healthStore.record(previous[site], ok, Math.round(performance.now() - t0), error);
+    }),
+  );
+  // When every site times out in the same round, the prober itself stalled (a busy event loop):
+  // that round says nothing about the sites and is not counted.
+  if (results.every((r) => r.timeout)) {
+    deps.logger.warn({ timeoutMs: deps.probe.timeoutMs }, 'probe.stalled');
+    return { health: previous, changes: [], resyncs: [] };
+  }
+  await Promise.all(
+    results.map(async ({ site, ok, ms, error }) => {
+      const next = await healthStore.record(previous[site], ok, ms, error);
       if (previous[site].up !== next.up) deps.logger.warn({ site, up: next.up, error }, next.up ? 'site.up' : 'site.down');
       health[site] = next;
     }),
@@ -71,8 +80,10 @@ export async function probeAndFailover(deps: FailoverDeps): Promise<ProbeRound> 
         if (change) changes.push(change);
       }
     } else if (!fenced[region] && health[primary].consecutiveSuccesses >= deps.probe.failbackAfter) {
-      // One resync per epoch: the job id dedupes the requests of successive probes.
-      await deps.resyncQueue.add('resync', { region, trigger: 'auto' }, { ...JOB_OPTIONS.resync, jobId: `resync-${region}-${route.epoch}` });
+      // At most one resync per region and epoch every 10 s: the job id dedupes the requests of
+      // successive probes, and a resync that failed or was busy is asked for again later.
+      const slot = Math.floor(Date.now() / 10_000);
+      await deps.resyncQueue.add('resync', { region, trigger: 'auto' }, { ...JOB_OPTIONS.resync, jobId: `resync-${region}-${route.epoch}-${slot}` });
       resyncs.push(region);
     }
   }

@@ -169,11 +169,10 @@ export async function replicateWrite(deps: ApplyDeps, payload: JobPayload<'repli
   const target = otherCopy(op.region, payload.sourceSite);
   const change: ReplicaChange | undefined =
     payload.row !== undefined ? { row: payload.row ?? null, superseded: payload.superseded ?? false } : undefined;
-  let epoch = payload.sourceEpoch;
-  const result = await untilApplied(deps, keys, op, async () => {
-    epoch = (await deps.routing.get(op.region)).epoch;
-    return deps.stores[target].applyOp(op, epoch, change);
-  });
+  // Journaled under the epoch it was first applied in: a copy's journal then tells the ops it
+  // served (the route's epoch) from the ones it received as a replica.
+  const epoch = payload.sourceEpoch;
+  const result = await untilApplied(deps, keys, op, () => deps.stores[target].applyOp(op, epoch, change));
   if (result.outcome === 'failed') throw new UnrecoverableError(`op ${op.opId} was journaled as failed on ${target}`);
   logLine(deps, 'replica.applied', op, target, epoch, result);
   await publish(deps, keys, opEvent(op.opId, 'replicated', result.row, null));

@@ -84,21 +84,30 @@ export class PostgresSiteStore implements SiteStore {
     this.pool.on('error', (err) => options.onPoolError?.(err));
   }
 
+  private probeClient: pg.Client | undefined;
+
+  /**
+   * Probes the site over one long-lived connection kept for probes (a probe every 500 ms must not
+   * log in each time, nor queue behind busy work connections); a failed probe drops it, so the next
+   * one connects afresh.
+   */
   async ping(timeoutMs: number): Promise<void> {
-    const client = new pg.Client({
-      connectionString: this.options.url,
-      connectionTimeoutMillis: timeoutMs,
-      query_timeout: timeoutMs,
-      statement_timeout: timeoutMs,
-    });
-    client.on('error', () => undefined);
     const timer = new Promise<never>((_, reject) =>
       setTimeout(() => reject(new EssError('site_unavailable', `${this.site}: no answer within ${timeoutMs} ms`)), timeoutMs).unref(),
     );
+    let client = this.probeClient;
     try {
-      await Promise.race([client.connect().then(() => client.query('SELECT 1')), timer]);
-    } finally {
-      client.end().catch(() => undefined);
+      if (!client) {
+        client = new pg.Client({ connectionString: this.options.url, connectionTimeoutMillis: timeoutMs, application_name: `ess-probe-${this.site}` });
+        client.on('error', () => undefined);
+        this.probeClient = client;
+        await Promise.race([client.connect(), timer]);
+      }
+      await Promise.race([client.query('SELECT 1'), timer]);
+    } catch (err) {
+      if (this.probeClient === client) this.probeClient = undefined;
+      client?.end().catch(() => undefined);
+      throw mapPgError(err);
     }
   }
 
@@ -413,6 +422,8 @@ export class PostgresSiteStore implements SiteStore {
   }
 
   async close(): Promise<void> {
+    await this.probeClient?.end().catch(() => undefined);
+    this.probeClient = undefined;
     await this.pool.end().catch(() => undefined);
   }
 }
