@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
+import { pinoLoki } from 'pino-loki';
 import type { Region } from '../domain/fragmentation.js';
 import { localDate } from './local-date.js';
 import { OP_LOG_VERSION, type OpLogLine } from './op-log-line.js';
@@ -58,20 +59,19 @@ class DailyFileStream {
 export class OpLog {
   private readonly loggers = new Map<Region, pino.Logger>();
   private readonly files: DailyFileStream[] = [];
-  private readonly loki: ReturnType<typeof pino.transport> | undefined;
+  private readonly loki: ReturnType<typeof pinoLoki> | undefined;
 
   constructor(private readonly options: OpLogOptions) {
     if (options.loki) {
-      this.loki = pino.transport({
-        target: 'pino-loki',
-        options: {
-          host: options.loki.url,
-          basicAuth: options.loki.user ? { username: options.loki.user, password: options.loki.password } : undefined,
-          labels: { app: 'ess', stream: 'op-log' },
-          propsToLabels: ['region', 'site', 'msg'],
-          batching: true,
-          interval: 1,
-        },
+      // In this thread (not a worker-thread transport), so close() can flush it and return.
+      this.loki = pinoLoki({
+        host: options.loki.url,
+        basicAuth: options.loki.user ? { username: options.loki.user, password: options.loki.password ?? '' } : undefined,
+        labels: { app: 'ess', stream: 'op-log' },
+        propsToLabels: ['region', 'site', 'msg'],
+        batching: { interval: 1 },
+        // The line's own `time` is ISO text (the log contract); Loki gets the push instant in ns.
+        replaceTimestamp: true,
       });
     }
   }
@@ -100,6 +100,13 @@ export class OpLog {
   /** Closes the files and flushes Loki. */
   async close(): Promise<void> {
     for (const f of this.files) f.close();
-    if (this.loki) await new Promise<void>((resolve) => { this.loki!.end(); this.loki!.once('close', () => resolve()); setTimeout(resolve, 2000).unref(); });
+    const loki = this.loki;
+    if (loki) {
+      await new Promise<void>((resolve) => {
+        loki.once('close', () => resolve());
+        loki.end();
+        setTimeout(resolve, 5000).unref();
+      });
+    }
   }
 }
