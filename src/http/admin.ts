@@ -3,7 +3,10 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { HonoAdapter } from '@bull-board/hono';
 import { serveStatic } from '@hono/node-server/serve-static';
+import { Queue } from 'bullmq';
 import { Hono, type MiddlewareHandler } from 'hono';
+import { PROBE_QUEUE, RECOVERY_QUEUE, RESYNC_QUEUE } from '../../queues/catalog.js';
+import { adminRoutes } from './routes/admin-routes.js';
 import { EssError } from '../domain/errors.js';
 import type { GatewayDeps } from './gateway-deps.js';
 
@@ -31,13 +34,19 @@ export function adminAuth(token: string): MiddlewareHandler {
   };
 }
 
-/** Mounts Bull Board at `/admin/queues` behind the admin token; without `ADMIN_TOKEN`, admin routes are off (404). */
+/**
+ * Mounts Bull Board at `/admin/queues` (every queue: probe, resync, recovery, apply and replicate
+ * partitions) and the operator routes at `/admin/*`, behind the admin token; without
+ * `ADMIN_TOKEN`, admin routes are off (404).
+ */
 export function mountAdmin(app: Hono, deps: GatewayDeps): void {
   const token = deps.config.adminToken;
   if (!token) return;
   const board = new HonoAdapter(serveStatic);
-  createBullBoard({ queues: deps.queues.all().map((q) => new BullMQAdapter(q, { readOnlyMode: false })), serverAdapter: board });
+  const control = [PROBE_QUEUE, RESYNC_QUEUE, RECOVERY_QUEUE].map((name) => new Queue(name, { connection: deps.redis, prefix: deps.config.prefix }));
+  createBullBoard({ queues: [...control, ...deps.queues.all()].map((q) => new BullMQAdapter(q, { readOnlyMode: false })), serverAdapter: board });
   board.setBasePath('/admin/queues');
   app.use('/admin/*', adminAuth(token));
   app.route('/admin/queues', board.registerPlugin());
+  app.route('/admin', adminRoutes(deps));
 }

@@ -17,12 +17,15 @@ export interface RouteChange {
   readonly at: string;
 }
 
-/** A fence: the region's primary is not routed to until the recovery tool brings it forward. */
+/**
+ * A fence: the region's primary is not routed back to automatically. `needs-recovery`: it lacks ops
+ * that no journal holds any more, until the recovery tool brings it forward; `maintenance`: an
+ * operator moved the region off it (planned failover) and fails it back by hand.
+ */
 export interface Fence {
   readonly region: Region;
   readonly site: SiteId;
-  /** `needs-recovery`: it lacks ops that no journal holds any more. */
-  readonly state: 'needs-recovery';
+  readonly state: 'needs-recovery' | 'maintenance';
   readonly reason: string;
   readonly since: string;
 }

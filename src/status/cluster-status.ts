@@ -36,8 +36,12 @@ export interface ClusterStatus {
 
 /** A region's routing state. */
 export interface RegionStatus {
-  /** `primary`: served by its primary; `failed-over`: by the backup; `needs-recovery`: failed over and the primary is fenced. */
-  readonly state: 'primary' | 'failed-over' | 'needs-recovery';
+  /**
+   * `primary`: served by its primary; `failed-over`: by the backup, failing back by itself;
+   * `maintenance`: by the backup after a planned failover; `needs-recovery`: by the backup, the
+   * primary fenced until recovered.
+   */
+  readonly state: 'primary' | 'failed-over' | 'maintenance' | 'needs-recovery';
   readonly serving: SiteId;
   readonly primary: SiteId;
   readonly backup: SiteId;
@@ -118,7 +122,7 @@ export async function clusterStatus(deps: {
         const failedOver = route.site !== primary;
         const f = fenced[region];
         const status: RegionStatus = {
-          state: failedOver ? (f ? 'needs-recovery' : 'failed-over') : 'primary',
+          state: failedOver ? (f ? f.state : 'failed-over') : 'primary',
           serving: route.site,
           primary,
           backup,
