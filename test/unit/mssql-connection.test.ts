@@ -72,7 +72,10 @@ describe('SQL Server site URLs', () => {
       ['db1', 'mssql', true], ['db2', 'mssql', true], ['db3', 'mssql', true], ['db4', 'mssql', true],
     ]);
     await closeSiteStores(stores);
-    expect(() => openSiteStores(loadConfig({ DB_DRIVER: 'mssql' }), logger)).toThrow(/must start with mssql:\/\//);
+    // Without site URLs the configuration itself refuses; with PostgreSQL URLs the store does.
+    expect(() => loadConfig({ DB_DRIVER: 'mssql' })).toThrow(/DB_DRIVER=mssql needs the four SQL Server site URLs/);
+    const pgUrls = { DB1_URL: 'postgres://p@h/ess', DB2_URL: 'postgres://p@h/ess', DB3_URL: 'postgres://p@h/ess', DB4_URL: 'postgres://p@h/ess' };
+    expect(() => openSiteStores(loadConfig({ DB_DRIVER: 'mssql', ...pgUrls }), logger)).toThrow(/must start with mssql:\/\//);
   });
 });
 
