@@ -58,6 +58,11 @@ if idem ~= '' then
 end
 return {'ok', tostring(seq)}`;
 
+/** The acceptance script as an ioredis custom command (keys: catalog, seq, idempotency). */
+interface AcceptCommand {
+  essAccept(...args: string[]): Promise<[string, string]>;
+}
+
 /** Encodes a catalog value: `region|branchId`. */
 export function encodePlacement(p: Placement): string {
   return `${p.region}|${p.branchId}`;
@@ -90,6 +95,8 @@ export class WriteAcceptor {
   constructor(private readonly options: WriteAcceptorOptions) {
     this.keys = redisKeys(options.prefix);
     this.redis = options.redis;
+    // EVALSHA with a fallback to EVAL: the script is sent once per connection, not per request.
+    if (!(this.redis as unknown as Partial<AcceptCommand>).essAccept) this.redis.defineCommand('essAccept', { numberOfKeys: 3, lua: ACCEPT_LUA });
   }
 
   /** The placement of an entity id from the catalog, or undefined. */
@@ -145,9 +152,7 @@ export class WriteAcceptor {
     }
     const opId = `${placement.region}-${randomUUID()}`;
     const hash = bodyHash(req);
-    const res = (await this.redis.eval(
-      ACCEPT_LUA,
-      3,
+    const res = (await (this.redis as unknown as AcceptCommand).essAccept(
       this.keys.catalog(req.entity),
       this.keys.seq(req.entity),
       req.idempotencyKey ? this.keys.idempotency(req.idempotencyKey) : '',
