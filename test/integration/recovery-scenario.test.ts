@@ -11,8 +11,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/gateway.js';
+import { PROJECT_ROOT } from '../../src/config/config.js';
 import { backupSite, findPgTool } from '../../src/recovery/backup.js';
-import { runRecovery, type RecoveryResult } from '../../src/recovery/run-recovery.js';
+import type { RecoveryResult } from '../../src/recovery/run-recovery.js';
 import { verifyCluster, waitForDrain } from '../../src/verify/verify.js';
 import { createTestEnv, jsonRequest, type TestEnv } from '../support/test-env.js';
 
@@ -64,6 +65,14 @@ async function tp1OpsLoggedSince(since: Date): Promise<Set<string>> {
   return ids;
 }
 
+/** Runs `npm run recover -- <args>` (the CLI) against this test's sites and Redis. */
+async function recoverCli(args: string[]): Promise<{ code: number; stdout: string }> {
+  return run('npx', ['tsx', 'src/cli/recover.ts', ...args], { cwd: PROJECT_ROOT, env: { ...process.env, ...env.env }, maxBuffer: 16 << 20 }).then(
+    (r) => ({ code: 0, stdout: r.stdout }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: `${e.stdout}\n${e.stderr}` }),
+  );
+}
+
 beforeAll(async () => {
   env = await createTestEnv();
   gw = await env.gateway();
@@ -78,7 +87,7 @@ afterAll(async () => {
 describe('recovery of db1 restored from an outdated backup', () => {
   let since: Date;
   let dump: string;
-  let result: RecoveryResult;
+  let result: { report: RecoveryResult['report'] };
 
   it('loads, backs up at T, keeps writing, restores the old dump', async () => {
     await load(1);
@@ -101,21 +110,11 @@ describe('recovery of db1 restored from an outdated backup', () => {
   it('recovers db1 from T with apply: one statement per TP1 op logged after T, then db1 equals its replica', async () => {
     const logged = await tp1OpsLoggedSince(since);
     expect(logged.size).toBe(2 * (1 + 5 * 5 + 3)); // per round: branch, 5 × (customer, contract, 3 readings), 3 updates/delete
-    result = await runRecovery(
-      {
-        site: 'db1',
-        since,
-        source: 'files',
-        logDir: env.logDir,
-        timeZone: env.config.timeZone,
-        ai: false,
-        apply: true,
-        out: path.join(work, 'out'),
-        dialect: 'postgres',
-        model: env.config.ollama,
-      },
-      { stores: env.stores, queues: gw.deps.queues },
-    );
+    // The way an operator runs it: the CLI enqueues the recovery job, this test's worker takes it.
+    const cli = await recoverCli(['db1', '--since', since.toISOString(), '--log-dir', env.logDir, '--no-ai', '--apply', '--out', path.join(work, 'out')]);
+    expect(cli.code, cli.stdout).toBe(0);
+    expect(cli.stdout).toContain('verify: equal');
+    result = { report: JSON.parse(await readFile(/report: (\S+)/.exec(cli.stdout)![1]!, 'utf8')) };
     const { report } = result;
     expect(report.statements).toBe(logged.size);
     expect(report.apply).toMatchObject({ statementsApplied: logged.size });
@@ -135,8 +134,10 @@ describe('recovery of db1 restored from an outdated backup', () => {
   it('applying the script again changes nothing (through the store, and the .sql file through psql)', async () => {
     const before = await Promise.all(['branch', 'customer', 'contract', 'meter_reading'].map((t) => env.stores.db1.tableDigest(t, 'TP1')));
     const journal = await env.stores.db1.journalCount();
-    const again = await env.stores.db1.executeScript(result.statements.map((s) => s.sql));
-    expect(again).toEqual({ statements: result.statements.length, rowsChanged: 0 });
+    const cli = await recoverCli(['db1', '--since', since.toISOString(), '--log-dir', env.logDir, '--no-ai', '--apply', '--out', path.join(work, 'again')]);
+    expect(cli.code, cli.stdout).toBe(0);
+    const again = JSON.parse(await readFile(/report: (\S+)/.exec(cli.stdout)![1]!, 'utf8'));
+    expect(again.apply).toMatchObject({ statementsApplied: result.report.statements, rowsChanged: 0 });
     const { stdout } = await run(findPgTool('psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', env.config.siteUrls.db1, '-f', result.report.scriptPath]);
     expect(stdout).toBe('');
     const after = await Promise.all(['branch', 'customer', 'contract', 'meter_reading'].map((t) => env.stores.db1.tableDigest(t, 'TP1')));
