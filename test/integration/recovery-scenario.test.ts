@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/gateway.js';
 import { PROJECT_ROOT } from '../../src/config/config.js';
-import { backupSite, findPgTool } from '../../src/recovery/backup.js';
+import { findPgTool } from '../../src/recovery/backup.js';
 import type { RecoveryResult } from '../../src/recovery/run-recovery.js';
 import { verifyCluster, waitForDrain } from '../../src/verify/verify.js';
 import { createTestEnv, jsonRequest, type TestEnv } from '../support/test-env.js';
@@ -92,9 +92,11 @@ describe('recovery of db1 restored from an outdated backup', () => {
   it('loads, backs up at T, keeps writing, restores the old dump', async () => {
     await load(1);
     expect(await waitForDrain(gw.deps.queues, 60_000)).toBe(0);
-    const info = await backupSite({ site: 'db1', url: env.config.siteUrls.db1, outDir: path.join(work, 'backups') });
+    // `npm run backup -- db1` (the CLI): a dump and a sidecar with the instant it represents.
+    const b = await run('npx', ['tsx', 'src/cli/backup.ts', 'db1', '--out', path.join(work, 'backups')], { cwd: PROJECT_ROOT, env: { ...process.env, ...env.env } });
+    dump = /dump: +(\S+)/.exec(b.stdout)![1]!;
+    const info = JSON.parse(await readFile(`${dump}.json`, 'utf8')) as { instant: string };
     since = new Date(info.instant);
-    dump = info.file;
     expect(JSON.parse(await readFile(`${dump}.json`, 'utf8'))).toMatchObject({ site: 'db1', instant: info.instant, format: 'pg_dump-custom' });
     await load(2);
     await load(3);
