@@ -18,9 +18,9 @@ import { SITES } from '../../src/domain/fragmentation.js';
 import { createLogger } from '../../src/logging/logger.js';
 
 /** Default ports of the bench cluster (clear of npm start's and the tests'). */
-export const BENCH_PORTS: ClusterPorts = { db1: 58431, db2: 58432, db3: 58433, db4: 58434, redis: 58439 };
+export const BENCH_PORTS: ClusterPorts = { db1: 28431, db2: 28432, db3: 28433, db4: 28434, redis: 28439 };
 /** Default gateway port of the bench. */
-export const BENCH_GATEWAY_PORT = 58999;
+export const BENCH_GATEWAY_PORT = 28999;
 
 /** Options of a {@link BenchCluster}. */
 export interface BenchClusterOptions {

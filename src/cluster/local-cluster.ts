@@ -213,8 +213,19 @@ export class LocalCluster {
         await chown(sock, uid, gid);
       }
     }
-    // A stale pid file of a killed server is removed by pg_ctl/postgres itself.
-    await this.asPostgres('pg_ctl', ['-D', dir, '-l', path.join(dir, 'server.log'), '-w', '-t', '60', 'start']);
+    // A stale pid file of a killed server is removed by pg_ctl/postgres itself. The port may be
+    // held for a moment by an outgoing connection (55431.. lies in Linux's ephemeral range): retry.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.asPostgres('pg_ctl', ['-D', dir, '-l', path.join(dir, 'server.log'), '-w', '-t', '60', 'start']);
+        break;
+      } catch (err) {
+        const log = existsSync(path.join(dir, 'server.log')) ? readFileSync(path.join(dir, 'server.log'), 'utf8').slice(-2000) : '';
+        if (attempt >= 10 || !log.includes('Address already in use')) throw err;
+        this.log(`${site}: port ${this.ports[site]} is busy; retrying in 1 s`);
+        await sleep(1000);
+      }
+    }
     await this.ensureDatabase(site);
   }
 
