@@ -9,7 +9,7 @@
  *
  * Exit 0 done, 1 refused (with the reason), 2 bad arguments or unreachable.
  */
-import { createRedis } from '../../queues/connection.js';
+import { createRedis, waitReady } from '../../queues/connection.js';
 import { QueueSet } from '../../queues/queue-set.js';
 import { loadConfigOrExit } from '../config/config.js';
 import { closeSiteStores, openSiteStores } from '../db/site-stores.js';
@@ -37,6 +37,13 @@ async function main(argv: string[]): Promise<number> {
   const logger = createLogger({ level: 'warn', name: 'ctl' });
   const redis = createRedis(config, 'cli');
   redis.on('error', () => undefined);
+  try {
+    await waitReady(redis, 10_000);
+  } catch (err) {
+    process.stderr.write(`ctl ${command}: Redis at ${config.redisUrl.replace(/\/\/[^@]*@/, '//')} is not reachable (${(err as Error).message})\n`);
+    redis.disconnect();
+    return 2;
+  }
   const stores = openSiteStores(config, logger);
   const queues = new QueueSet(redis, config.prefix, config.partitions);
   const routing = new RoutingTableStore(redis, config.prefix);

@@ -3,7 +3,7 @@
  * backup per region. Exit 0 equal, 1 different, 2 could not check (a site down, bad arguments).
  */
 import { parseArgs } from 'node:util';
-import { createRedis } from '../../queues/connection.js';
+import { createRedis, waitReady } from '../../queues/connection.js';
 import { QueueSet } from '../../queues/queue-set.js';
 import { loadConfigOrExit } from '../config/config.js';
 import { closeSiteStores, openSiteStores } from '../db/site-stores.js';
@@ -37,6 +37,7 @@ async function main(): Promise<number> {
   const stores = openSiteStores(config, logger);
   const redis = createRedis(config, 'cli');
   redis.on('error', () => undefined);
+  await waitReady(redis, 10_000).catch(() => undefined); // without Redis, verify compares without waiting for the drain
   const queues = new QueueSet(redis, config.prefix, config.partitions);
   try {
     const report = await verifyCluster(stores, queues, { drainTimeoutMs: drain, regions: regions as Region[] | undefined });

@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'parent_missing'
   | 'row_missing'
   | 'has_children'
+  | 'rejected_by_site'
   | 'site_unavailable'
   | 'internal';
 

@@ -16,6 +16,7 @@ export const STATUS_OF: Record<ErrorCode, ContentfulStatusCode> = {
   parent_missing: 422,
   row_missing: 409,
   has_children: 409,
+  rejected_by_site: 422,
   unavailable: 503,
   site_unavailable: 503,
   internal: 500,

@@ -78,7 +78,9 @@ export class Reads {
       if (!def.parent) throw new EssError('bad_request', `${req.entity} has no parent to filter by`);
       const p = decodePlacement(await this.redis.hget(redisKeys(this.prefix).catalog(def.parent.entity), req.parentId));
       if (!p) throw new EssError('not_found', `${def.parent.entity} ${req.parentId} does not exist`);
-      if (req.region && req.region !== p.region) return { items: [], nextCursor: null, partial: false, missingRegions: [], servedBy: {} };
+      if (req.region && req.region !== p.region) {
+        throw new EssError('bad_request', `${def.parent.entity} ${req.parentId} is in ${p.region}, not in region ${req.region}: drop one of the two filters`);
+      }
       regions = [p.region];
       parent = { column: def.parent.column, value: req.parentId };
     }

@@ -17,6 +17,7 @@ import type { Logger } from '../logging/logger.js';
 import type { OpLog } from '../logging/op-log.js';
 import { redisKeys, type RedisKeys } from '../routing/keys.js';
 import type { RoutingTableStore } from '../routing/routing-table.js';
+import { encodePlacement } from './accept-write.js';
 import { opEvent, type OpEvent } from './op-events.js';
 
 /** What the apply and replicate processors need. */
@@ -75,7 +76,9 @@ async function untilApplied<T>(deps: ApplyDeps, keys: RedisKeys, op: WriteOp, at
 async function refuse(deps: ApplyDeps, keys: RedisKeys, op: WriteOp, site: SiteId, epoch: number, err: EssError): Promise<never> {
   const reason = `${err.code}: ${err.message}`;
   await deps.stores[site].recordFailure(op, epoch, reason);
+  // The catalog changed at acceptance: undo it, so the id reads as it really is on the sites.
   if (op.action === 'create') await deps.redis.hdel(keys.catalog(op.entity), op.key);
+  if (op.action === 'delete') await deps.redis.hset(keys.catalog(op.entity), op.key, encodePlacement({ region: op.region, branchId: op.branchId }));
   await publish(deps, keys, opEvent(op.opId, 'failed', null, reason));
   throw new UnrecoverableError(reason);
 }
@@ -127,7 +130,7 @@ export async function applyWrite(deps: ApplyDeps, op: WriteOp): Promise<ApplyRes
       return deps.stores[site].applyOp(op, epoch);
     });
   } catch (err) {
-    if (isEssError(err, 'parent_missing', 'row_missing', 'has_children')) return refuse(deps, keys, op, site, epoch, err);
+    if (isEssError(err, 'parent_missing', 'row_missing', 'has_children', 'rejected_by_site')) return refuse(deps, keys, op, site, epoch, err);
     throw err;
   }
   if (result.outcome === 'failed') throw new UnrecoverableError(`op ${op.opId} was journaled as failed on ${site}`);

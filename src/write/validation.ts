@@ -22,7 +22,12 @@ function fieldSchema(col: ColumnDef): z.ZodType {
       if (col.field === 'id' || col.field.endsWith('Id')) {
         return z.string().regex(ID_PATTERN, 'letters, digits, "_", "." or "-", 1 to 64 characters');
       }
-      return z.string().trim().min(1, 'must not be empty').max(col.maxLength ?? 200);
+      return z
+        .string()
+        .trim()
+        .min(1, 'must not be empty')
+        .max(col.maxLength ?? 200)
+        .refine((v) => !v.includes('\u0000'), 'must not contain the NUL character');
     case 'date':
       return z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date YYYY-MM-DD').refine(isRealDate, 'not a real calendar date');
     case 'kwh':
@@ -61,7 +66,8 @@ export function bodySchema(entity: EntityName, action: 'create' | 'update'): z.Z
       if (action === 'update' && (!col.mutable || col.field === 'id')) continue;
       let s = fieldSchema(col);
       if (col.field === 'region') s = z.enum(['TP1', 'TP2', 'TP3'], { error: 'unknown region: expected TP1, TP2 or TP3' });
-      shape[col.field] = action === 'create' && col.required ? s : s.nullable().optional();
+      // A required column is required on create and never null on update.
+      shape[col.field] = col.required ? (action === 'create' ? s : s.optional()) : s.nullable().optional();
     }
     const obj = z.strictObject(shape);
     schema =

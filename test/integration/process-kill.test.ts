@@ -94,7 +94,7 @@ describe('process kills', () => {
     expect(journal[0]! + journal[1]! + journal[2]!).toBe(acceptedOps);
     expect(journal[3]).toBe(acceptedOps);
     expect((await verifyCluster(pc.stores, undefined)).result).toBe('equal');
-  });
+  }, 300_000);
 
   it('SIGKILL of Redis: the gateway answers 503 at once while it is down, and no accepted write is lost', async () => {
     pc = await startProcessCluster('kill-redis', faultClusterPorts(1));
@@ -153,5 +153,5 @@ describe('process kills', () => {
       expect(b.length).toBe(mine.length);
     }
     expect((await verifyCluster(pc.stores, undefined)).result).toBe('equal');
-  });
+  }, 300_000);
 });

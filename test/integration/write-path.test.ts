@@ -132,6 +132,12 @@ describe('write path', () => {
         '"path":"readOn"',
       );
     });
+    it('a NUL character in text', () =>
+      expectNothingDone(() => call('/api/branches', jsonRequest('POST', { id: 'B-NUL', name: 'x\u0000y', region: 'TP1' })), 400, 'NUL character'));
+    it('null for a required field on update', () =>
+      expectNothingDone(() => call('/api/customers/C-HOT', jsonRequest('PATCH', { name: null })), 400, '"path":"name"'));
+    it('a body over the size limit', () =>
+      expectNothingDone(() => call('/api/branches', jsonRequest('POST', { id: 'B-BIG', name: 'x'.repeat(5 * 1024 * 1024), region: 'TP1' })), 413, 'payload_too_large'));
     it('a child whose parent does not exist', () =>
       expectNothingDone(() => call('/api/customers', jsonRequest('POST', { id: 'C-ORPHAN', name: 'x', branchId: 'NOPE' })), 422, 'branch NOPE does not exist'));
   });
@@ -159,6 +165,17 @@ describe('write path', () => {
     expect((await call('/api/branches?region=TP7')).status).toBe(400);
   });
 
+  it('a delete the site refuses (the branch still has customers) fails with the reason and leaves the branch readable', async () => {
+    const del = await call('/api/branches/B-HOT?wait=10000', { method: 'DELETE' });
+    expect(del.status).toBe(422);
+    expect(del.body).toMatchObject({ state: 'failed', error: { code: 'op_failed' } });
+    expect(del.body.error.message).toContain('has_children');
+    expect((await call(`/api/ops/${del.body.opId}`)).body).toMatchObject({ state: 'failed' });
+    expect((await call('/api/branches/B-HOT')).body).toMatchObject({ id: 'B-HOT', name: 'Hot' });
+    expect((await call('/api/branches', jsonRequest('POST', { id: 'B-HOT', name: 'again', region: 'TP3' }))).status).toBe(409);
+    expect((await call('/api/customers?branchId=B-HOT&region=TP1')).status).toBe(400);
+  });
+
   it('deletes: the row goes from both copies and the id answers 404', async () => {
     await call('/api/branches', jsonRequest('POST', { id: 'B-DEL', name: 'Del', region: 'TP2' }));
     const del = await call('/api/branches/B-DEL?wait=10000', { method: 'DELETE' });
@@ -173,8 +190,10 @@ describe('write path', () => {
   it('journals exactly one op per accepted write on each copy, and verify finds the copies equal', async () => {
     expect(await waitForDrain(gw.deps.queues, 60_000)).toBe(0);
     const counts = await journalCount();
+    // Every accepted op (the refused delete included) is journaled once on its serving copy; the
+    // refused delete, journaled there as failed, is not replicated.
     expect(counts.primaries).toBe(accepted.size);
-    expect(counts.backup).toBe(accepted.size);
+    expect(counts.backup).toBe(accepted.size - 1);
     const report = await verifyCluster(env.stores, gw.deps.queues);
     expect(report.result).toBe('equal');
   });

@@ -55,6 +55,10 @@ function mapPgError(err: unknown, op?: WriteOp): unknown {
     }
     return new EssError('parent_missing', `parent of ${op?.entity ?? 'row'} ${op?.key ?? ''} is not on this site: ${e.detail ?? e.message}`, {}, { cause: err });
   }
+  // Data exceptions and integrity violations other than foreign keys: retrying cannot fix them.
+  if (e?.code && (e.code.startsWith('22') || ['23502', '23514', '23505', '23P01'].includes(e.code))) {
+    return new EssError('rejected_by_site', `the site refused ${op ? `${op.entity} ${op.key}` : 'the statement'}: ${e.message}`, {}, { cause: err });
+  }
   if (e?.code === '57014' || e?.code === '57P01' || e?.code === '57P03' || /timeout|ECONNREFUSED|ECONNRESET|terminat|Connection/i.test(e?.message ?? '')) {
     return new EssError('site_unavailable', e?.message ?? 'site unavailable', {}, { cause: err });
   }
