@@ -92,6 +92,11 @@ export function mapMssqlError(err: unknown, op?: WriteOp): unknown {
     if (op?.action === 'delete') return new EssError('has_children', `${op.entity} ${op.key} is still referenced: ${message}`, {}, { cause: err });
     return new EssError('parent_missing', `parent of ${op?.entity ?? 'row'} ${op?.key ?? ''} is not on this site: ${message}`, {}, { cause: err });
   }
+  // Data the site refuses for good (NULL into NOT NULL 515, CHECK conflicts 547, duplicate keys
+  // 2627/2601, truncation 2628/8152, conversion 245/8114): retrying cannot fix them.
+  if (e?.number !== undefined && [515, 547, 2627, 2601, 2628, 8152, 245, 8114].includes(e.number)) {
+    return new EssError('rejected_by_site', `the site refused ${op ? `${op.entity} ${op.key}` : 'the statement'}: ${message}`, {}, { cause: err });
+  }
   if (e?.name === 'ConnectionError' || (e?.code && UNAVAILABLE_CODES.has(e.code)) || /timeout|ECONNREFUSED|ECONNRESET|Connection (is )?closed|Failed to connect/i.test(message)) {
     return new EssError('site_unavailable', message, {}, { cause: err });
   }
