@@ -36,6 +36,9 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   const routing = new RoutingTableStore(redis, config.prefix);
   await routing.ensure();
   const queues = new QueueSet(redis, config.prefix, config.partitions);
+  // One job at a time per partition across every worker process (BullMQ global concurrency), so
+  // scaled-out workers keep each entity's ops in acceptance order.
+  await Promise.all(queues.all().map((q) => q.setGlobalConcurrency(1)));
   const opLog = new OpLog({ dir: config.logDir, timeZone: config.timeZone, loki: config.loki });
   let stopping = false;
   const workers = startWriteWorkers(
