@@ -3,6 +3,19 @@ import type { Region, SiteId } from '../domain/fragmentation.js';
 import type { ApplyOutcome, WriteOp } from '../domain/write-op.js';
 import type { DbValues } from './row-codec.js';
 
+/** Options every site store takes. Timeouts in ms. */
+export interface SiteStoreOptions {
+  readonly site: SiteId;
+  /** Connection URL of the site (`postgres://…` or `mssql://…`). */
+  readonly url: string;
+  readonly poolSize: number;
+  readonly connectTimeoutMs: number;
+  /** Per-statement (PostgreSQL) or per-request (SQL Server) timeout, ms. */
+  readonly statementTimeoutMs: number;
+  /** Called on pool errors (a site restart); without a listener the pool would crash the process. */
+  readonly onPoolError?: (err: Error) => void;
+}
+
 /** What applying one op did on a site. */
 export interface ApplyResult {
   readonly opId: string;

@@ -5,7 +5,7 @@ import { EssError } from '../../domain/errors.js';
 import type { Region, SiteId } from '../../domain/fragmentation.js';
 import type { WriteOp } from '../../domain/write-op.js';
 import { canonicalRow, toApiRow, type DbValues } from '../row-codec.js';
-import type { ApplyResult, ConsumptionSummary, EntityState, JournalEntry, ReplicaChange, ListQuery, ScriptResult, SiteStore, TableDigest } from '../site-store.js';
+import type { ApplyResult, ConsumptionSummary, EntityState, JournalEntry, ReplicaChange, ListQuery, ScriptResult, SiteStore, SiteStoreOptions, TableDigest } from '../site-store.js';
 import { mssqlPoolConfig } from './connection-config.js';
 import { migrateMssql } from './migrate.js';
 import {
@@ -29,18 +29,8 @@ import {
   type MssqlTypeName,
 } from './statements.js';
 
-/** Options of a SQL Server site store. Timeouts in ms. */
-export interface MssqlSiteStoreOptions {
-  readonly site: SiteId;
-  /** `mssql://user:password@host:1433/ess?encrypt=true&trustServerCertificate=true` (see `parseMssqlUrl`). */
-  readonly url: string;
-  readonly poolSize: number;
-  readonly connectTimeoutMs: number;
-  /** Per-request timeout, ms (the counterpart of PostgreSQL's statement timeout). */
-  readonly statementTimeoutMs: number;
-  /** Called on pool errors (a site restart); without a listener the pool's `error` event would crash the process. */
-  readonly onPoolError?: (err: Error) => void;
-}
+/** Options of a SQL Server site store (`url`: `mssql://user:password@host:1433/ess?encrypt=true&trustServerCertificate=true`, see `parseMssqlUrl`). */
+export type MssqlSiteStoreOptions = SiteStoreOptions;
 
 /** Rows deleted per purge statement. */
 const PURGE_BATCH = 5000;

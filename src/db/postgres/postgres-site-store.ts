@@ -12,6 +12,7 @@ import type {
   ReplicaChange,
   ListQuery,
   ScriptResult,
+  SiteStoreOptions,
   SiteStore,
   TableDigest,
 } from '../site-store.js';
@@ -19,16 +20,8 @@ import { applyCreateStatement, SUPERSEDED_SQLSTATE } from './apply-statement.js'
 import { migratePostgres } from './migrate.js';
 import { deleteSql, journalGateSql, upsertSql, updateSql } from './statements.js';
 
-/** Options of a PostgreSQL site store. Timeouts in ms. */
-export interface PostgresSiteStoreOptions {
-  readonly site: SiteId;
-  readonly url: string;
-  readonly poolSize: number;
-  readonly connectTimeoutMs: number;
-  readonly statementTimeoutMs: number;
-  /** Called on idle-client errors (a site restart); without a listener pg would crash the process. */
-  readonly onPoolError?: (err: Error) => void;
-}
+/** Options of a PostgreSQL site store (`url`: a `postgres://` URL). Timeouts in ms. */
+export type PostgresSiteStoreOptions = SiteStoreOptions;
 
 // Dates stay `YYYY-MM-DD` text (pg would turn them into local-time Date objects).
 const types = {
@@ -136,15 +129,7 @@ export class PostgresSiteStore implements SiteStore {
         if ((err as { code?: string }).code !== SUPERSEDED_SQLSTATE) throw mapPgError(err, op);
       }
     }
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (err) {
-      throw mapPgError(err, op);
-    }
-    let broken = false;
-    try {
-      await client.query('BEGIN');
+    return this.inTransaction(op, async (client) => {
       const gate = await client.query<{ fresh: boolean; newest: boolean }>(journalGateSql, [
         op.opId,
         op.region,
@@ -159,21 +144,14 @@ export class PostgresSiteStore implements SiteStore {
       ]);
       const { fresh, newest } = gate.rows[0]!;
       if (!fresh) {
-        // A redelivery: read with this same client (taking a second one could exhaust the pool).
-        await client.query('ROLLBACK');
+        // A redelivery: nothing was written; read with this same client (a second one could
+        // exhaust the pool under a burst of redeliveries).
         const outcome = (await client.query<{ outcome: ApplyResult['outcome'] }>(`SELECT outcome FROM op_journal WHERE op_id = $1`, [op.opId])).rows[0]?.outcome;
         const current = await this.getRaw(op.entity, op.key, client);
-        return {
-          opId: op.opId,
-          outcome: outcome ?? 'applied',
-          duplicate: true,
-          row: current ? toApiRow(op.entity, current) : null,
-          dbRow: current,
-        };
+        return { opId: op.opId, outcome: outcome ?? 'applied', duplicate: true, row: current ? toApiRow(op.entity, current) : null, dbRow: current };
       }
       if (!newest || replica?.superseded) {
         await client.query(`UPDATE op_journal SET outcome = 'superseded' WHERE op_id = $1`, [op.opId]);
-        await client.query('COMMIT');
         return { opId: op.opId, outcome: 'superseded', duplicate: false, row: null, dbRow: null };
       }
       let raw: Record<string, unknown> | undefined;
@@ -190,9 +168,28 @@ export class PostgresSiteStore implements SiteStore {
       } else {
         await client.query(deleteSql(def), [op.key]);
       }
-      await client.query('COMMIT');
       const dbRow = raw ? canonicalRow(def, raw) : null;
       return { opId: op.opId, outcome: 'applied', duplicate: false, row: dbRow ? toApiRow(op.entity, dbRow) : null, dbRow };
+    });
+  }
+
+  /**
+   * Runs `fn` in one transaction on a pooled client: COMMIT when it returns, ROLLBACK when it
+   * throws (errors mapped to domain errors); a client whose ROLLBACK failed is discarded.
+   */
+  private async inTransaction<T>(op: WriteOp | undefined, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw mapPgError(err, op);
+    }
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {
         broken = true;
@@ -317,28 +314,13 @@ export class PostgresSiteStore implements SiteStore {
   }
 
   async executeScript(statements: readonly string[]): Promise<ScriptResult> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (err) {
-      throw mapPgError(err);
-    }
-    let broken = false;
-    let rowsChanged = 0;
-    try {
-      await client.query('BEGIN');
+    return this.inTransaction(undefined, async (client) => {
+      let rowsChanged = 0;
       for (const text of statements) rowsChanged += (await client.query(text)).rowCount ?? 0;
-      await client.query('COMMIT');
       return { statements: statements.length, rowsChanged };
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {
-        broken = true;
-      });
-      throw mapPgError(err);
-    } finally {
-      client.release(broken);
-    }
+    });
   }
+
 
   /** Runs one statement on the pool, mapping connection failures to `site_unavailable`. */
   async query(text: string, values: unknown[] = []): Promise<pg.QueryResult> {
@@ -375,16 +357,8 @@ export class PostgresSiteStore implements SiteStore {
   }
 
   async installStates(entries: readonly JournalEntry[], states: readonly EntityState[]): Promise<number> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (err) {
-      throw mapPgError(err);
-    }
-    let changed = 0;
-    let broken = false;
-    try {
-      await client.query('BEGIN');
+    return this.inTransaction(undefined, async (client) => {
+      let changed = 0;
       for (const e of entries) {
         await client.query(
           `INSERT INTO op_journal (op_id, region, entity, entity_key, action, payload, seq, epoch, outcome, error, accepted_at)
@@ -413,16 +387,8 @@ export class PostgresSiteStore implements SiteStore {
         }
         changed++;
       }
-      await client.query('COMMIT');
       return changed;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {
-        broken = true;
-      });
-      throw mapPgError(err);
-    } finally {
-      client.release(broken);
-    }
+    });
   }
 
   async close(): Promise<void> {
