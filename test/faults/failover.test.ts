@@ -150,11 +150,11 @@ describe('failover and failback', () => {
 
     // TP1 and TP3 kept applying every second around the kill.
     const window = [t0 - 2000, t0 + 6000] as const;
+    await sleep(Math.max(0, window[1] + 500 - Date.now())); // count only seconds that are over
     for (const [region, site] of [['TP1', 'db1'], ['TP3', 'db3']] as const) {
       const perSecond = await appliedPerSecond(c, site, region, ...window);
       process.stdout.write(`  ${region} ops applied per second on ${site} from 2 s before the kill: ${perSecond.join(' ')}\n`);
-      const perTwoSeconds = perSecond.reduce<number[]>((acc, n, i) => ((acc[i >> 1] = (acc[i >> 1] ?? 0) + n), acc), []);
-      expect({ region, stalledWindows: perTwoSeconds.filter((n) => n === 0).length }).toEqual({ region, stalledWindows: 0 });
+      expect({ region, stalledSeconds: perSecond.filter((n) => n === 0).length }).toEqual({ region, stalledSeconds: 0 });
     }
 
     // db2 returns: the resync catches it up and routes back by itself.
@@ -209,9 +209,10 @@ describe('failover and failback', () => {
     const s = await status(c.baseUrl);
     expect(REGIONS.map((r) => s.regions[r].state)).toEqual(['primary', 'primary', 'primary']);
     expect(REGIONS.reduce((n, r) => n + s.queues[r].replicationBacklog, 0)).toBeGreaterThan(0);
-    await sleep(6000);
+    await sleep(Math.max(0, t0 + 9500 - Date.now())); // count only seconds that are over
     for (const region of REGIONS) {
       const perSecond = await appliedPerSecond(c, PLACEMENT[region].primary, region, t0, t0 + 9000);
+      process.stdout.write(`  ${region} ops applied per second on ${PLACEMENT[region].primary} while db4 was down: ${perSecond.join(' ')}\n`);
       expect({ region, stalledSeconds: perSecond.filter((n) => n === 0).length }).toEqual({ region, stalledSeconds: 0 });
     }
     await c.cluster.startSite('db4');
