@@ -58,5 +58,3 @@ export function startWriteWorkers(deps: ApplyDeps, options: WriteWorkerOptions):
   return workers;
 }
 
-/** Used in logs. */
-export type { Logger };

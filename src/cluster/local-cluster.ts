@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { chmod, chown, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -335,10 +335,4 @@ export class LocalCluster {
     await rm(this.home, { recursive: true, force: true });
   }
 
-  /** Lists the sites whose data folder exists. */
-  async initialisedSites(): Promise<SiteId[]> {
-    const dir = path.join(this.home, 'pg');
-    if (!existsSync(dir)) return [];
-    return (await readdir(dir)).filter((s): s is SiteId => (SITES as readonly string[]).includes(s));
-  }
 }

@@ -204,11 +204,6 @@ export function isEntityName(s: unknown): s is EntityName {
   return typeof s === 'string' && Object.hasOwn(ENTITIES, s);
 }
 
-/** The entity whose URL segment is `path` (`meter-readings` → meterReading). */
-export function entityByPath(path: string): EntityDef | undefined {
-  return Object.values(ENTITIES).find((e) => e.path === path);
-}
-
 /** A row as the API shows it: API field names; kWh as decimal text; VND as integers. */
 export type Row = Record<string, string | number | boolean | null>;
 

@@ -31,13 +31,6 @@ export const PLACEMENT: Readonly<Record<Region, FragmentPlacement>> = Object.fre
   TP3: { region: 'TP3', primary: 'db3', backup: 'db4' },
 });
 
-/** Human names of the regions (reference table `region`). */
-export const REGION_NAMES: Readonly<Record<Region, string>> = Object.freeze({
-  TP1: 'Miền Bắc (North)',
-  TP2: 'Miền Trung (Centre)',
-  TP3: 'Miền Nam (South)',
-});
-
 /** True when `s` names a region. */
 export function isRegion(s: unknown): s is Region {
   return s === 'TP1' || s === 'TP2' || s === 'TP3';

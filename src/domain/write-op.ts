@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ENTITIES, type EntityName } from './entities.js';
+import { isEntityName, type EntityName } from './entities.js';
 
 /** The three write actions. */
 export const ACTIONS = ['create', 'update', 'delete'] as const;
@@ -18,7 +18,7 @@ export const OP_ID_PATTERN = /^TP[123]-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a
 export const WriteOpSchema = z.object({
   opId: z.string().regex(OP_ID_PATTERN),
   region: z.enum(['TP1', 'TP2', 'TP3']),
-  entity: z.string().refine((s): s is EntityName => Object.hasOwn(ENTITIES, s), 'unknown entity'),
+  entity: z.string().refine(isEntityName, 'unknown entity'),
   key: z.string().min(1).max(64),
   action: z.enum(ACTIONS),
   /** Per-entity sequence given at acceptance (1, 2, …). */

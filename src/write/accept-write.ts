@@ -63,6 +63,16 @@ interface AcceptCommand {
   essAccept(...args: string[]): Promise<[string, string]>;
 }
 
+/**
+ * Undoes what accepting `op` did to the fragmentation catalog: a create's entry is removed, a
+ * delete's entry is put back. Used when the op never reaches a site (its enqueue failed) and when a
+ * site refuses it for good.
+ */
+export async function undoCatalogChange(redis: Redis, keys: RedisKeys, op: WriteOp): Promise<void> {
+  if (op.action === 'create') await redis.hdel(keys.catalog(op.entity), op.key);
+  if (op.action === 'delete') await redis.hset(keys.catalog(op.entity), op.key, encodePlacement({ region: op.region, branchId: op.branchId }));
+}
+
 /** Encodes a catalog value: `region|branchId`. */
 export function encodePlacement(p: Placement): string {
   return `${p.region}|${p.branchId}`;
@@ -262,11 +272,10 @@ export class WriteAcceptor {
   /** Best-effort undo of an acceptance whose enqueue failed (the sequence number stays used). */
   private async undo(op: WriteOp, idempotencyKey?: string): Promise<void> {
     try {
-      if (op.action === 'create') await this.redis.hdel(this.keys.catalog(op.entity), op.key);
-      if (op.action === 'delete') await this.redis.hset(this.keys.catalog(op.entity), op.key, encodePlacement({ region: op.region, branchId: op.branchId }));
+      await undoCatalogChange(this.redis, this.keys, op);
       if (idempotencyKey) await this.redis.del(this.keys.idempotency(idempotencyKey));
     } catch {
-      // Redis is down: the catalog is a cache that `npm run catalog:rebuild` restores from the sites.
+      // Redis is down: the catalog is a cache that `npm run ctl -- catalog-rebuild` restores from the sites.
     }
   }
 }

@@ -17,7 +17,7 @@ import type { Logger } from '../logging/logger.js';
 import type { OpLog } from '../logging/op-log.js';
 import { redisKeys, type RedisKeys } from '../routing/keys.js';
 import type { RoutingTableStore } from '../routing/routing-table.js';
-import { encodePlacement } from './accept-write.js';
+import { undoCatalogChange } from './accept-write.js';
 import { opEvent, type OpEvent } from './op-events.js';
 
 /** What the apply and replicate processors need. */
@@ -77,8 +77,7 @@ async function refuse(deps: ApplyDeps, keys: RedisKeys, op: WriteOp, site: SiteI
   const reason = `${err.code}: ${err.message}`;
   await deps.stores[site].recordFailure(op, epoch, reason);
   // The catalog changed at acceptance: undo it, so the id reads as it really is on the sites.
-  if (op.action === 'create') await deps.redis.hdel(keys.catalog(op.entity), op.key);
-  if (op.action === 'delete') await deps.redis.hset(keys.catalog(op.entity), op.key, encodePlacement({ region: op.region, branchId: op.branchId }));
+  await undoCatalogChange(deps.redis, keys, op);
   await publish(deps, keys, opEvent(op.opId, 'failed', null, reason));
   throw new UnrecoverableError(reason);
 }

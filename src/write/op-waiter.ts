@@ -37,7 +37,7 @@ export class OpWaiter {
 
   /**
    * Waits for the op's event, at most `timeoutMs`. `check` runs after the waiter is registered
-   * and then every 500 ms, so an op that finished just before, or a lost message, is not missed.
+   * and then every 2 s, so an op that finished just before, or a lost message, is not missed.
    * @returns the event, or undefined when the time ran out
    */
   async wait(opId: string, timeoutMs: number, check: () => Promise<OpEvent | undefined>): Promise<OpEvent | undefined> {
@@ -48,10 +48,11 @@ export class OpWaiter {
     set.add(fn);
     this.waiters.set(opId, set);
     const timer = setTimeout(() => resolveFn(undefined), timeoutMs);
-    // The event is the fast path; polling the state (every 500 ms) covers a missed message.
+    // The event is the fast path; polling the state every 2 s (a check reads two journals and the
+    // partition queues) covers a message lost across a Redis reconnect.
     const poll = () => check().then((e) => e && resolveFn(e), () => undefined);
     void poll();
-    const poller = setInterval(poll, 500);
+    const poller = setInterval(poll, 2000);
     try {
       return await done;
     } finally {

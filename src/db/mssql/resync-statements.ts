@@ -5,7 +5,7 @@
 import type { EntityName } from '../../domain/entities.js';
 import type { Region } from '../../domain/fragmentation.js';
 import type { EntityState, JournalEntry } from '../site-store.js';
-import type { MssqlStatement } from './statements.js';
+import { journalRowParams, type MssqlStatement } from './statements.js';
 
 /** Op ids of a region in the journal. Returns rows `op_id`. */
 export function journalOpIdsStatement(region: Region): MssqlStatement {
@@ -32,17 +32,9 @@ export function copyJournalEntryStatement(e: JournalEntry): MssqlStatement {
       'WHERE NOT EXISTS (SELECT 1 FROM [op_journal] WITH (UPDLOCK, HOLDLOCK) WHERE [op_id] = @op_id)',
     ].join('\n'),
     params: [
-      { name: 'op_id', type: 'nvarchar(64)', value: e.opId },
-      { name: 'region', type: 'nvarchar(8)', value: e.region },
-      { name: 'entity', type: 'nvarchar(40)', value: e.entity },
-      { name: 'entity_key', type: 'nvarchar(64)', value: e.key },
-      { name: 'action', type: 'nvarchar(8)', value: e.action },
-      { name: 'payload', type: 'nvarchar(max)', value: JSON.stringify(e.payload) },
-      { name: 'seq', type: 'bigint', value: e.seq },
-      { name: 'epoch', type: 'bigint', value: e.epoch },
-      { name: 'outcome', type: 'nvarchar(16)', value: e.outcome },
+      ...journalRowParams(e),
+      { name: 'outcome', type: 'nvarchar(12)', value: e.outcome },
       { name: 'error', type: 'nvarchar(max)', value: e.error },
-      { name: 'accepted_at', type: 'datetimeoffset(3)', value: e.acceptedAt },
     ],
   };
 }

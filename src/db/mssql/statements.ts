@@ -91,17 +91,32 @@ export function selectList(def: EntityDef, prefix = ''): string {
     .join(', ');
 }
 
-const JOURNAL_PARAMS = (op: WriteOp, epoch: number): MssqlParam[] => [
-  { name: 'op_id', type: 'nvarchar(64)', value: op.opId },
-  { name: 'region', type: 'nvarchar(8)', value: op.region },
-  { name: 'entity', type: 'nvarchar(40)', value: op.entity },
-  { name: 'entity_key', type: 'nvarchar(64)', value: op.key },
-  { name: 'action', type: 'nvarchar(10)', value: op.action },
-  { name: 'payload', type: 'nvarchar(max)', value: JSON.stringify(op) },
-  { name: 'seq', type: 'bigint', value: op.seq },
-  { name: 'epoch', type: 'bigint', value: epoch },
-  { name: 'accepted_at', type: 'datetimeoffset(3)', value: op.acceptedAt },
-];
+/** The typed parameters of an op journal row's columns (types as in `sql/mssql/001_schema.sql`). */
+export function journalRowParams(row: {
+  opId: string;
+  region: string;
+  entity: string;
+  key: string;
+  action: string;
+  payload: unknown;
+  seq: number;
+  epoch: number;
+  acceptedAt: string;
+}): MssqlParam[] {
+  return [
+    { name: 'op_id', type: 'nvarchar(64)', value: row.opId },
+    { name: 'region', type: 'nvarchar(8)', value: row.region },
+    { name: 'entity', type: 'nvarchar(40)', value: row.entity },
+    { name: 'entity_key', type: 'nvarchar(64)', value: row.key },
+    { name: 'action', type: 'nvarchar(10)', value: row.action },
+    { name: 'payload', type: 'nvarchar(max)', value: JSON.stringify(row.payload) },
+    { name: 'seq', type: 'bigint', value: row.seq },
+    { name: 'epoch', type: 'bigint', value: row.epoch },
+    { name: 'accepted_at', type: 'datetimeoffset(3)', value: row.acceptedAt },
+  ];
+}
+
+const JOURNAL_PARAMS = (op: WriteOp, epoch: number): MssqlParam[] => journalRowParams({ ...op, payload: op, epoch });
 
 /**
  * Journal insert and per-entity sequence gate in one batch, inside the op's transaction; the same
