@@ -60,10 +60,17 @@ export class OllamaTranslator {
     const timeoutMs = options.timeoutMs;
     this.client = new Ollama({
       host: options.url,
-      // Every request gets its own deadline; the client's own abort signal still works.
+      // Every request gets its own deadline; the client's own abort signal still works. Not
+      // AbortSignal.any([AbortSignal.timeout(…)]): the composite holds its sources weakly, and a
+      // collected timeout signal never fires (seen here: a 1.5 s answer taken under a 300 ms limit).
+      // The timer below holds the controller until it fires; aborting a finished request is a no-op.
       fetch: (input, init) => {
-        const signals = [AbortSignal.timeout(timeoutMs), ...(init?.signal ? [init.signal] : [])];
-        return fetch(input, { ...init, signal: AbortSignal.any(signals) });
+        const controller = new AbortController();
+        setTimeout(() => controller.abort(new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError')), timeoutMs).unref();
+        const outer = init?.signal;
+        if (outer?.aborted) controller.abort(outer.reason);
+        else outer?.addEventListener('abort', () => controller.abort(outer.reason), { once: true });
+        return fetch(input, { ...init, signal: controller.signal });
       },
     });
   }
