@@ -61,6 +61,7 @@ wrap(Worker.prototype, 'callProcessJob', (_s, a) => `job.handler (${kindOf(a[0])
 wrap(Worker.prototype, 'handleCompleted', (_s, a) => `job.moveToCompleted+fetchNext (${kindOf(a[1])})`);
 wrap(RoutingTableStore.prototype, 'get', () => 'redis: route read (HGET)');
 wrap(PostgresSiteStore.prototype, 'applyOp', (s) => `pg: applyOp on ${(s as PostgresSiteStore).site === 'db4' ? 'backup' : 'primary'} (whole)`);
+wrap(PostgresSiteStore.prototype, 'applyReplicaBatch', (_s, a) => `pg: applyReplicaBatch (whole, ${(a[0] as unknown[]).length >= 8 ? '8+' : (a[0] as unknown[]).length} ops)`);
 wrap(pg.Pool.prototype, 'connect', (_s, a) => (a.length === 0 ? 'pg: pool checkout' : undefined));
 wrap(pg.Client.prototype, 'query', (_s, a) => {
   const q = a[0];
@@ -75,7 +76,7 @@ wrap(pg.Client.prototype, 'query', (_s, a) => {
   return m ? `pg: ${m[1]} ${m[2] ?? ''}`.trim() : 'pg: other';
 });
 wrap(OpLog.prototype, 'write', () => 'log: op log line (sync write)');
-wrap(QueueSet.prototype, 'addReplicate', () => 'redis: replicate enqueue (Queue.add)');
+wrap(QueueSet.prototype, 'addReplicate', () => 'redis: replicate batch enqueue (Queue.add)');
 wrap(Redis.prototype, 'publish', () => 'redis: op-event publish');
 
 process.on('exit', () => {

@@ -16,6 +16,8 @@ export interface BenchReport {
   readonly limitA: LimitAResult;
   readonly limitB: LimitBResult;
   readonly essClosed: EssWriteResult;
+  /** CPU per process during the closed loop (until drained): seconds, and ms per accepted write. */
+  readonly essClosedCpu: Record<string, { cpuS: number; msPerWrite: number }>;
   readonly essOpen: EssWriteResult;
   readonly import: ImportResult;
   readonly fill: FillResult;
@@ -75,6 +77,9 @@ export function printReport(r: BenchReport): void {
   add('ESS full speed: request -> 202', `${lat(c.latency.to202)} ms`, 'p50 / p95 / p99');
   add('ESS full speed: request -> applied primary', `${lat(c.latency.toAppliedPrimary)} ms`, 'journal applied_at');
   add('ESS full speed: request -> applied backup', `${lat(c.latency.toAppliedBackup)} ms`, 'op-event after backup commit');
+  const cpu = Object.entries(r.essClosedCpu ?? {}).sort((x, y) => y[1].cpuS - x[1].cpuS);
+  const cpuTotal = cpu.reduce((n, [, v]) => n + v.msPerWrite, 0);
+  add('ESS full speed: CPU per write', `${cpuTotal.toFixed(2)} ms`, cpu.map(([k, v]) => `${k} ${v.msPerWrite}`).join(', '));
   add(`ESS ${o.offeredPerSec}/s offered: accepted`, `${o.acceptedPerSec}/s`, `${o.accepted} writes, ${o.errors} errors`);
   add(`ESS ${o.offeredPerSec}/s offered: replicated`, `${o.replicatedPerSec}/s`, `drained in ${(o.drainMs / 1000).toFixed(1)} s`);
   add(`ESS ${o.offeredPerSec}/s offered: -> 202`, `${lat(o.latency.to202)} ms`, 'from the scheduled send');

@@ -23,6 +23,7 @@ import { fillReadings, importReadings, scatterGather } from './phases/import-rea
 import { limitA, limitB } from './phases/limits.js';
 import { printReport, type BenchReport } from './report.js';
 import { readProfile } from './profile-read.js';
+import { cpuDelta, cpuSeconds } from './lib/cpu-meter.js';
 import { summarizeCpuProfiles } from './cpu-profile-summary.js';
 import type { EssWriteResult } from './phases/ess-writes.js';
 
@@ -165,7 +166,11 @@ async function main(): Promise<number> {
 
     phase(`ESS closed loop: ${clients} clients for ${plan.closedMs / 1000} s, then drain`);
     tracker.reset();
+    const pids = cluster.pids();
+    const pgSites = new Set(['db1', 'db2', 'db3', 'db4']);
+    const cpuBefore = cpuSeconds(pids, pgSites);
     const closed = await closedLoop(http, tracker, parents, `${tag}c`, clients, plan.closedMs, plan.drainTimeoutMs);
+    const closedCpu = cpuDelta(cpuBefore, cpuSeconds(pids, pgSites), closed.accepted);
     writes += closed.accepted;
     say(`  closed: accepted ${closed.acceptedPerSec}/s, applied ${closed.appliedPerSec}/s, replicated ${closed.replicatedPerSec}/s, ->backup p99 ${closed.latency.toAppliedBackup.p99} ms, errors ${closed.errors}${closed.firstError ? ` (${closed.firstError})` : ''}`);
     phase(`ESS open loop: ${plan.openRate} writes/s offered for ${plan.openMs / 1000} s, then drain`);
@@ -226,6 +231,7 @@ async function main(): Promise<number> {
       limitA: a,
       limitB: b,
       essClosed: closed,
+      essClosedCpu: closedCpu,
       essOpen: open,
       import: imp,
       fill,

@@ -7,8 +7,8 @@ import { z } from 'zod';
 import { REGIONS, type Region } from '../src/domain/fragmentation.js';
 import { WriteOpSchema } from '../src/domain/write-op.js';
 
-/** Payload of a `replicate` job: the op, and where and under which epoch it was applied first. */
-export const ReplicateJobSchema = z.object({
+/** One op of a `replicate` job: the op, and where and under which epoch it was applied first. */
+export const ReplicateItemSchema = z.object({
   op: WriteOpSchema,
   sourceSite: z.enum(['db1', 'db2', 'db3', 'db4']),
   sourceEpoch: z.number().int().nonnegative(),
@@ -16,6 +16,17 @@ export const ReplicateJobSchema = z.object({
   row: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).nullable().optional(),
   /** The source journaled the op as superseded: the replica journals it and changes nothing. */
   superseded: z.boolean().optional(),
+});
+
+/** Most ops in one `replicate` job. */
+export const MAX_REPLICATE_BATCH = 256;
+
+/**
+ * Payload of a `replicate` job: ops of one region applied on its primary, in the order they were
+ * applied there; the replicate worker installs them on the other copy in one transaction.
+ */
+export const ReplicateJobSchema = z.object({
+  items: z.array(ReplicateItemSchema).min(1).max(MAX_REPLICATE_BATCH),
 });
 
 /** Payload of a `probe` job (from the job scheduler): none. */
@@ -112,13 +123,17 @@ export function backoffDelayMs(attemptsMade: number): number {
   return Math.min(200 * 2 ** Math.max(0, attemptsMade - 1), 5000);
 }
 
-/** Queue name of a region's partition: `apply-TP1-0`, `replicate-TP2-3`. */
-export function queueName(job: 'apply' | 'replicate', region: Region, partition: number): string {
-  return `${job}-${region}-${partition}`;
+/**
+ * Queue name: an `apply` queue per region and partition (`apply-TP1-0`), one `replicate` queue per
+ * region (`replicate-TP2`: batches, in the order the primary applied them).
+ */
+export function queueName(job: 'apply' | 'replicate', region: Region, partition = 0): string {
+  return job === 'apply' ? `apply-${region}-${partition}` : `replicate-${region}`;
 }
 
-/** Every queue name of a job kind, for `partitions` partitions per region. */
+/** Every queue name of a job kind, for `partitions` partitions per region (apply only). */
 export function allQueueNames(job: 'apply' | 'replicate', partitions: number): string[] {
+  if (job === 'replicate') return REGIONS.map((r) => queueName('replicate', r));
   return REGIONS.flatMap((r) => Array.from({ length: partitions }, (_, p) => queueName(job, r, p)));
 }
 

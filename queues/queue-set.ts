@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { REGIONS, type Region } from '../src/domain/fragmentation.js';
 import { JOB_OPTIONS, queueName, type JobPayload } from './catalog.js';
 
-/** The partitioned `apply` and `replicate` queues of every region. */
+/** The partitioned `apply` queues and the `replicate` queue of every region. */
 export class QueueSet {
   readonly apply = new Map<string, Queue>();
   readonly replicate = new Map<string, Queue>();
@@ -20,16 +20,16 @@ export class QueueSet {
   ) {
     for (const region of REGIONS) {
       for (let p = 0; p < partitions; p++) {
-        for (const kind of ['apply', 'replicate'] as const) {
-          const name = queueName(kind, region, p);
-          this[kind].set(name, new Queue(name, { connection, prefix, defaultJobOptions: JOB_OPTIONS[kind] }));
-        }
+        const name = queueName('apply', region, p);
+        this.apply.set(name, new Queue(name, { connection, prefix, defaultJobOptions: JOB_OPTIONS.apply }));
       }
+      const name = queueName('replicate', region);
+      this.replicate.set(name, new Queue(name, { connection, prefix, defaultJobOptions: JOB_OPTIONS.replicate }));
     }
   }
 
-  /** The queue of a region's partition. */
-  queue(kind: 'apply' | 'replicate', region: Region, partition: number): Queue {
+  /** The apply queue of a region's partition, or the region's replicate queue (partition ignored). */
+  queue(kind: 'apply' | 'replicate', region: Region, partition = 0): Queue {
     const q = this[kind].get(queueName(kind, region, partition));
     if (!q) throw new Error(`no queue ${kind} ${region} ${partition}`);
     return q;
@@ -52,9 +52,9 @@ export class QueueSet {
     await Promise.all([...byQueue].map(([q, jobs]) => q.addBulk(jobs)));
   }
 
-  /** Enqueues the replication of an op applied on `sourceSite`; job id `r-<opId>`. */
-  async addReplicate(partition: number, payload: JobPayload<'replicate'>): Promise<void> {
-    await this.queue('replicate', payload.op.region, partition).add('replicate', payload, { jobId: `r-${payload.op.opId}` });
+  /** Enqueues a batch of ops applied on their region's primary, for the other copy (one job). */
+  async addReplicate(region: Region, payload: JobPayload<'replicate'>, opts: { delay?: number } = {}): Promise<void> {
+    await this.queue('replicate', region).add('replicate', payload, opts);
   }
 
   /** All queues. */
@@ -62,18 +62,27 @@ export class QueueSet {
     return [...this.apply.values(), ...this.replicate.values()];
   }
 
-  /** Jobs not finished yet (waiting, active, delayed, prioritized, paused) per region and kind. */
+  /**
+   * Jobs not finished yet (waiting, active, delayed, prioritized, paused) per region: apply jobs
+   * (one op each) and replicate jobs (a batch of ops each).
+   */
   async depths(): Promise<Record<Region, { apply: number; replicate: number }>> {
     const out = Object.fromEntries(REGIONS.map((r) => [r, { apply: 0, replicate: 0 }])) as Record<Region, { apply: number; replicate: number }>;
+    const count = async (q: Queue) => {
+      const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
+      return Object.values(counts).reduce((a, b) => a + b, 0);
+    };
     await Promise.all(
-      (['apply', 'replicate'] as const).flatMap((kind) =>
-        REGIONS.flatMap((region) =>
-          Array.from({ length: this.partitions }, async (_, p) => {
-            const counts = await this.queue(kind, region, p).getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
-            out[region][kind] += Object.values(counts).reduce((a, b) => a + b, 0);
-          }),
-        ),
-      ),
+      REGIONS.flatMap((region) => [
+        ...Array.from({ length: this.partitions }, async (_, p) => {
+          const n = await count(this.queue('apply', region, p));
+          out[region].apply += n;
+        }),
+        (async () => {
+          const n = await count(this.queue('replicate', region));
+          out[region].replicate += n;
+        })(),
+      ]),
     );
     return out;
   }

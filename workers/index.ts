@@ -12,6 +12,8 @@ import { closeSiteStores, openSiteStores } from '../src/db/site-stores.js';
 import { createLogger, type Logger } from '../src/logging/logger.js';
 import { OpLog } from '../src/logging/op-log.js';
 import { RoutingTableStore } from '../src/routing/routing-table.js';
+import { ReplicaGroupCommitter } from '../src/write/replica-group-commit.js';
+import { ReplicationBatcher } from '../src/write/replication-batcher.js';
 import { startControlWorkers } from './control-workers.js';
 import { startHeartbeat } from './heartbeat.js';
 import { startRecoveryWorker } from './recovery-worker.js';
@@ -35,14 +37,20 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   const stores = openSiteStores(config, logger);
   const routing = new RoutingTableStore(redis, config.prefix);
   await routing.ensure();
+  // The apply workers take the route read last; a route change drops it (see RoutingTableStore.recent).
+  const routeWatch = createRedis(config, 'worker');
+  routeWatch.on('error', (err) => logger.warn({ err: { message: err.message } }, 'redis.error'));
+  await routing.watch(routeWatch);
   const queues = new QueueSet(redis, config.prefix, config.partitions);
-  // One job at a time per partition across every worker process (BullMQ global concurrency), so
-  // scaled-out workers keep each entity's ops in acceptance order.
-  await Promise.all(queues.all().map((q) => q.setGlobalConcurrency(1)));
+  // One job at a time per apply partition across every worker process (BullMQ global
+  // concurrency), so scaled-out workers keep each entity's ops in acceptance order. Replicate jobs
+  // need no order (a copy installs whole rows under the per-entity sequence gate): no limit.
+  await Promise.all([...queues.apply.values()].map((q) => q.setGlobalConcurrency(1)));
+  await Promise.all([...queues.replicate.values()].map((q) => q.removeGlobalConcurrency()));
   const opLog = new OpLog({ dir: config.logDir, timeZone: config.timeZone, loki: config.loki });
   let stopping = false;
   const workers = startWriteWorkers(
-    { redis, prefix: config.prefix, stores, routing, queues, opLog, logger, stopping: () => stopping },
+    { redis, prefix: config.prefix, stores, routing, queues, replication: new ReplicationBatcher(queues), replicaCommit: new ReplicaGroupCommitter(stores), opLog, logger, stopping: () => stopping },
     { redisUrl: config.redisUrl, partitions: config.partitions, lockDurationMs: options.lockDurationMs },
   );
   workers.push(startRecoveryWorker({ config, stores, queues, logger }, { redisUrl: config.redisUrl, prefix: config.prefix }));
@@ -73,6 +81,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
       await queues.close();
       await opLog.close();
       await closeSiteStores(stores);
+      await routeWatch.quit().catch(() => undefined);
       await redis.quit().catch(() => undefined);
     },
   };

@@ -2,7 +2,13 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { allQueueNames, backoffDelayMs, ReplicateJobSchema } from '../queues/catalog.js';
 import { WriteOpSchema, type WriteOp } from '../src/domain/write-op.js';
 import type { Logger } from '../src/logging/logger.js';
-import { applyWrite, replicateWrite, type ApplyDeps } from '../src/write/apply-op.js';
+import { applyWrite, replicateBatch, type ApplyDeps } from '../src/write/apply-op.js';
+
+/**
+ * Replicate jobs one worker process runs at once per region: they are group-committed on the copy
+ * (see `ReplicaGroupCommitter`), so more jobs in flight means bigger transactions, not more of them.
+ */
+export const REPLICATE_CONCURRENCY = 16;
 
 /** Options of the apply and replicate workers. */
 export interface WriteWorkerOptions {
@@ -19,8 +25,10 @@ function parse<T>(schema: { safeParse(v: unknown): { success: true; data: T } | 
 }
 
 /**
- * Starts one worker per partition queue, concurrency 1 each: per-partition FIFO keeps each
- * entity's ops in acceptance order while partitions run in parallel.
+ * Starts one worker per apply partition queue, concurrency 1 (per-partition FIFO keeps each
+ * entity's ops in acceptance order while partitions run in parallel), and one per region's
+ * replicate queue, concurrency {@link REPLICATE_CONCURRENCY} (a copy needs no order: it installs
+ * whole rows under the per-entity sequence gate).
  */
 export function startWriteWorkers(deps: ApplyDeps, options: WriteWorkerOptions): Worker[] {
   const common = {
@@ -49,8 +57,8 @@ export function startWriteWorkers(deps: ApplyDeps, options: WriteWorkerOptions):
   }
   for (const name of allQueueNames('replicate', options.partitions)) {
     const w = new Worker(name, async (job: Job) => {
-      await replicateWrite({ ...deps, logger: deps.logger.child({ queue: name, jobId: job.id, attempt: job.attemptsMade }) }, parse(ReplicateJobSchema, job));
-    }, common);
+      await replicateBatch({ ...deps, logger: deps.logger.child({ queue: name, jobId: job.id, attempt: job.attemptsMade }) }, parse(ReplicateJobSchema, job));
+    }, { ...common, concurrency: REPLICATE_CONCURRENCY });
     w.on('failed', onFailed('replicate'));
     w.on('error', (err) => deps.logger.warn({ err, queue: name }, 'worker.error'));
     workers.push(w);

@@ -223,6 +223,20 @@ export class BenchCluster {
     return out;
   }
 
+  /**
+   * Pids of every process of the run this machine can see: gateway, workers, Redis and each
+   * site's postmaster (its backends are its children), and this bench process. Empty for
+   * servers of an external deployment.
+   */
+  pids(): Record<string, number | undefined> {
+    const out: Record<string, number | undefined> = { gateway: this.pid('gateway'), workers: this.pid('workers'), bench: process.pid };
+    if (this.cluster) {
+      out['redis'] = this.cluster.redisPid();
+      for (const site of ['db1', 'db2', 'db3', 'db4'] as const) out[site] = this.cluster.sitePid(site);
+    }
+    return out;
+  }
+
   /** The pid of a service. */
   pid(name: Service['name']): number | undefined {
     return this.services.find((s) => s.name === name)?.child.pid;

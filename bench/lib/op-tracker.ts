@@ -38,11 +38,11 @@ export class OpTracker {
     this.sub.on('message', (ch: string, message: string) => {
       if (ch !== channel) return;
       const t = nowMs();
-      // Cheap parse: the op id is the first field of the event.
-      const m = /^\{"opId":"([^"]+)","state":"(\w+)"/.exec(message);
-      if (!m) return;
-      if (m[2] === 'replicated') this.replicatedAt.set(m[1]!, t);
-      else this.failed.set(m[1]!, message.slice(0, 300));
+      // Cheap parse: an event, or an array of events (a replicate job's batch), each starting with its op id.
+      for (const m of message.matchAll(/\{"opId":"([^"]+)","state":"(\w+)"/g)) {
+        if (m[2] === 'replicated') this.replicatedAt.set(m[1]!, t);
+        else this.failed.set(m[1]!, message.slice(m.index, m.index + 300));
+      }
     });
     await this.sub.subscribe(channel);
   }

@@ -51,6 +51,13 @@ export interface ReplicaChange {
   readonly superseded: boolean;
 }
 
+/** One replicated op for {@link SiteStore.applyReplicaBatch}: the op, its epoch, the change to install. */
+export interface ReplicaItem {
+  readonly op: WriteOp;
+  readonly epoch: number;
+  readonly change?: ReplicaChange | undefined;
+}
+
 /** A row of the op journal. */
 export interface JournalEntry {
   readonly opId: string;
@@ -122,6 +129,12 @@ export interface SiteStore {
    *   (update of a row not here), `has_children` (delete of a row still referenced)
    */
   applyOp(op: WriteOp, epoch: number, replica?: ReplicaChange): Promise<ApplyResult>;
+  /**
+   * Applies replicated ops in order, as {@link applyOp} would one by one (results in the same
+   * order), in as few transactions as the store can: the replicate worker hands it a whole batch.
+   * @throws the first item's error, as {@link applyOp}; items before it may be applied
+   */
+  applyReplicaBatch(items: readonly ReplicaItem[]): Promise<ApplyResult[]>;
   /** Journals an op that can never apply (outcome `failed`), so its status outlives the job. */
   recordFailure(op: WriteOp, epoch: number, reason: string): Promise<void>;
   /** One row by id, or null. */

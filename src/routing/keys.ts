@@ -14,6 +14,8 @@ export function redisKeys(prefix: string) {
     /** String with TTL: a worker process is alive. */
     workerHeartbeat: (id: string) => `${prefix}:workers:${id}`,
     workerHeartbeatPattern: `${prefix}:workers:*`,
+    /** Pub/sub channel: a region's route changed (message: the region); workers drop their cached route. */
+    routeChanges: `${prefix}:route-changes`,
     /** Pub/sub channel: ops finished (replicated or failed). */
     opEvents: `${prefix}:op-events`,
     /** Hash site → JSON {@link SiteHealthRecord}. */

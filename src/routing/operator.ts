@@ -22,7 +22,7 @@ export async function plannedFailover(deps: ResyncDeps, region: Region, timeoutM
   const route = await deps.routing.get(region);
   if (route.site !== primary) throw new EssError('conflict', `${region} is already served by ${route.site}`);
   const apply = Array.from({ length: deps.queues.partitions }, (_, p) => deps.queues.apply.get(queueName('apply', region, p))!);
-  const replicate = Array.from({ length: deps.queues.partitions }, (_, p) => deps.queues.replicate.get(queueName('replicate', region, p))!);
+  const replicate = [deps.queues.queue('replicate', region)];
   await Promise.all(apply.map((q) => q.pause()));
   try {
     const deadline = Date.now() + timeoutMs;

@@ -37,11 +37,28 @@ function parseRoute(region: Region, json: string | null | undefined): Route | un
  */
 export class RoutingTableStore {
   private readonly key: string;
+  private readonly channel: string;
   constructor(
     private readonly redis: Redis,
     prefix: string,
   ) {
     this.key = redisKeys(prefix).routes;
+    this.channel = redisKeys(prefix).routeChanges;
+  }
+
+  /**
+   * Drops the routes read last ({@link recent}) whenever a route changes (a message from
+   * {@link compareAndSet}) and whenever `subscriber` (re)connects, since messages may have been
+   * missed while it was away.
+   * @param subscriber a connection of its own (it enters subscriber mode)
+   */
+  async watch(subscriber: Redis): Promise<void> {
+    subscriber.on('message', (channel: string, region: string) => {
+      if (channel === this.channel) this.lastRead.delete(region as Region);
+    });
+    subscriber.on('ready', () => this.lastRead.clear());
+    await subscriber.subscribe(this.channel);
+    this.lastRead.clear();
   }
 
   /** Writes the initial routes that are missing (idempotent). */
@@ -51,12 +68,26 @@ export class RoutingTableStore {
     await pipe.exec();
   }
 
+  private readonly lastRead = new Map<Region, Route>();
+
   /** The route of one region (creating the initial one if missing). */
   async get(region: Region): Promise<Route> {
-    const route = parseRoute(region, await this.redis.hget(this.key, region));
-    if (route) return route;
-    await this.ensure();
-    return parseRoute(region, await this.redis.hget(this.key, region)) ?? initialRoute(region);
+    let route = parseRoute(region, await this.redis.hget(this.key, region));
+    if (!route) {
+      await this.ensure();
+      route = parseRoute(region, await this.redis.hget(this.key, region)) ?? initialRoute(region);
+    }
+    this.lastRead.set(region, route);
+    return route;
+  }
+
+  /**
+   * The route this store read last for the region (no round trip), or a fresh read when it has
+   * none. It may be stale: use it only where a fresh {@link get} afterwards checks the outcome (the
+   * apply worker re-reads the route after every apply and re-applies on the serving site if it moved).
+   */
+  async recent(region: Region): Promise<Route> {
+    return this.lastRead.get(region) ?? this.get(region);
   }
 
   /** The whole table. */
@@ -87,9 +118,11 @@ export class RoutingTableStore {
          if tonumber(epoch) ~= tonumber(ARGV[2]) then return 0 end
        end
        redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+       redis.call('PUBLISH', KEYS[2], ARGV[1])
        return 1`,
-      1,
+      2,
       this.key,
+      this.channel,
       region,
       String(expectedEpoch),
       JSON.stringify(next),

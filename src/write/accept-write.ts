@@ -37,30 +37,40 @@ export interface AcceptedWrite {
   readonly replayed: boolean;
 }
 
-// Atomic acceptance: idempotency check, catalog (exists / missing), per-entity sequence.
+// Atomic acceptance in one round trip: idempotency check, placement (a branch's own region, a
+// child's from its parent's catalog entry, an existing row's from its own), catalog change
+// (exists / missing), per-entity sequence. KEYS: catalog, seq, idempotency ('' for none), parent
+// catalog ('' for none). ARGV: key, action, placement of a branch, uuid, body hash, entity, TTL s,
+// parent id. Returns {'ok', seq, placement, opId} or {'idem'|'exists'|'missing'|'parent_missing', …}.
 const ACCEPT_LUA = `
 local idem = KEYS[3]
 if idem ~= '' then
   local prev = redis.call('HGETALL', idem)
   if #prev > 0 then return {'idem', cjson.encode(prev)} end
 end
+local placement = ARGV[3]
 if ARGV[2] == 'create' then
-  if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[3]) == 0 then return {'exists', ''} end
+  if KEYS[4] ~= '' then
+    placement = redis.call('HGET', KEYS[4], ARGV[8])
+    if not placement then return {'parent_missing', ''} end
+  end
+  if redis.call('HSETNX', KEYS[1], ARGV[1], placement) == 0 then return {'exists', ''} end
 else
-  local cur = redis.call('HGET', KEYS[1], ARGV[1])
-  if not cur then return {'missing', ''} end
+  placement = redis.call('HGET', KEYS[1], ARGV[1])
+  if not placement then return {'missing', ''} end
   if ARGV[2] == 'delete' then redis.call('HDEL', KEYS[1], ARGV[1]) end
 end
+local opId = string.match(placement, '^[^|]*') .. '-' .. ARGV[4]
 local seq = redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
 if idem ~= '' then
-  redis.call('HSET', idem, 'opId', ARGV[4], 'hash', ARGV[5], 'seq', seq, 'entity', ARGV[6], 'key', ARGV[1], 'action', ARGV[2])
+  redis.call('HSET', idem, 'opId', opId, 'hash', ARGV[5], 'seq', seq, 'entity', ARGV[6], 'key', ARGV[1], 'action', ARGV[2])
   redis.call('EXPIRE', idem, ARGV[7])
 end
-return {'ok', tostring(seq)}`;
+return {'ok', tostring(seq), placement, opId}`;
 
 /** The acceptance script as an ioredis custom command (keys: catalog, seq, idempotency). */
 interface AcceptCommand {
-  essAccept(...args: string[]): Promise<[string, string]>;
+  essAccept(...args: string[]): Promise<string[]>;
 }
 
 /**
@@ -106,84 +116,72 @@ export class WriteAcceptor {
     this.keys = redisKeys(options.prefix);
     this.redis = options.redis;
     // EVALSHA with a fallback to EVAL: the script is sent once per connection, not per request.
-    if (!(this.redis as unknown as Partial<AcceptCommand>).essAccept) this.redis.defineCommand('essAccept', { numberOfKeys: 3, lua: ACCEPT_LUA });
-  }
-
-  /** The placement of an entity id from the catalog, or undefined. */
-  async placement(entity: EntityName, id: string): Promise<Placement | undefined> {
-    return decodePlacement(await this.redis.hget(this.keys.catalog(entity), id));
+    if (!(this.redis as unknown as Partial<AcceptCommand>).essAccept) this.redis.defineCommand('essAccept', { numberOfKeys: 4, lua: ACCEPT_LUA });
   }
 
   /**
-   * Resolves where a new row lives: a branch from its `region`, anything else from its parent.
-   * @throws EssError `parent_missing` naming the parent field
-   */
-  private async resolveCreate(entity: EntityName, values: DbValues, fieldPrefix: string): Promise<Placement> {
-    const def = ENTITIES[entity];
-    if (!def.parent) {
-      const region = values['region'];
-      if (!isRegion(region)) throw new EssError('validation_failed', 'unknown region', { fields: [{ path: `${fieldPrefix}region`, message: 'unknown region' }] });
-      return { region, branchId: String(values['id']) };
-    }
-    const parentId = String(values[def.parent.column]);
-    const parent = await this.placement(def.parent.entity, parentId);
-    if (!parent) {
-      throw new EssError('parent_missing', `${def.parent.entity} ${parentId} does not exist`, {
-        fields: [{ path: `${fieldPrefix}${def.parent.field}`, message: `${def.parent.entity} ${parentId} does not exist` }],
-      });
-    }
-    return parent;
-  }
-
-  /**
-   * Checks, resolves and prepares one write without enqueueing it.
+   * Checks, resolves and prepares one write without enqueueing it: validation here, then one Lua
+   * call for the placement (a branch's `region`, a child's from its parent), the catalog and the
+   * per-entity sequence.
    * @throws EssError validation_failed | parent_missing | not_found | conflict | idempotency_mismatch
    */
   async prepare(req: WriteRequest, fieldPrefix = ''): Promise<{ op: WriteOp; partition: number } | AcceptedWrite> {
     const def = ENTITIES[req.entity];
     if (!def.writable) throw new EssError('bad_request', `${req.entity} is not writable through the API`);
     let values: DbValues = {};
-    let placement: Placement | undefined;
     let key: string;
+    let branchPlacement = '';
+    let parentCatalog = '';
+    let parentId = '';
     if (req.action === 'create') {
       values = validateBody(req.entity, 'create', req.body, fieldPrefix);
       key = String(values['id']);
-      placement = await this.resolveCreate(req.entity, values, fieldPrefix);
-      values['region'] = placement.region;
+      if (!def.parent) {
+        const region = values['region'];
+        if (!isRegion(region)) throw new EssError('validation_failed', 'unknown region', { fields: [{ path: `${fieldPrefix}region`, message: 'unknown region' }] });
+        branchPlacement = encodePlacement({ region, branchId: key });
+      } else {
+        parentCatalog = this.keys.catalog(def.parent.entity);
+        parentId = String(values[def.parent.column]);
+      }
     } else {
       key = String(req.id ?? '');
       if (req.action === 'update') values = validateBody(req.entity, 'update', req.body, fieldPrefix);
-      placement = await this.placement(req.entity, key);
-      if (!placement) {
-        const replay = req.idempotencyKey ? await this.replay(req) : undefined;
-        if (replay) return replay;
-        throw new EssError('not_found', `${req.entity} ${key} does not exist`);
-      }
     }
-    const opId = `${placement.region}-${randomUUID()}`;
     const hash = bodyHash(req);
-    const res = (await (this.redis as unknown as AcceptCommand).essAccept(
+    const res = await (this.redis as unknown as AcceptCommand).essAccept(
       this.keys.catalog(req.entity),
       this.keys.seq(req.entity),
       req.idempotencyKey ? this.keys.idempotency(req.idempotencyKey) : '',
+      parentCatalog,
       key,
       req.action,
-      encodePlacement(placement),
-      opId,
+      branchPlacement,
+      randomUUID(),
       hash,
       req.entity,
       String(this.options.idempotencyTtlHours * 3600),
-    )) as [string, string];
+      parentId,
+    );
     switch (res[0]) {
       case 'idem':
-        return this.fromIdempotency(JSON.parse(res[1]) as string[], hash);
+        return this.fromIdempotency(JSON.parse(res[1]!) as string[], hash);
       case 'exists':
         throw new EssError('conflict', `${req.entity} ${key} already exists`, { fields: [{ path: `${fieldPrefix}id`, message: 'already exists' }] });
       case 'missing':
         throw new EssError('not_found', `${req.entity} ${key} does not exist`);
+      case 'parent_missing': {
+        const parent = def.parent!;
+        throw new EssError('parent_missing', `${parent.entity} ${parentId} does not exist`, {
+          fields: [{ path: `${fieldPrefix}${parent.field}`, message: `${parent.entity} ${parentId} does not exist` }],
+        });
+      }
     }
+    const placement = decodePlacement(res[2]);
+    if (!placement) throw new Error(`catalog entry of ${req.entity} ${key} is malformed: "${res[2]}"`);
+    if (req.action === 'create') values['region'] = placement.region;
     const op: WriteOp = {
-      opId,
+      opId: res[3]!,
       region: placement.region,
       entity: req.entity,
       key,
@@ -195,12 +193,6 @@ export class WriteAcceptor {
       ...(req.requestId ? { requestId: req.requestId } : {}),
     };
     return { op, partition: partitionOf(req.entity, key, this.options.queues.partitions) };
-  }
-
-  private async replay(req: WriteRequest): Promise<AcceptedWrite | undefined> {
-    const prev = await this.redis.hgetall(this.keys.idempotency(req.idempotencyKey!));
-    if (!prev['opId']) return undefined;
-    return this.fromIdempotency(Object.entries(prev).flat(), bodyHash(req));
   }
 
   private fromIdempotency(flat: string[], hash: string): AcceptedWrite {

@@ -5,20 +5,22 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { partitionOf, type JobPayload } from '../../queues/catalog.js';
+import type { JobPayload } from '../../queues/catalog.js';
 import type { QueueSet } from '../../queues/queue-set.js';
 import { ENTITIES } from '../domain/entities.js';
 import { EssError, isEssError } from '../domain/errors.js';
 import { PLACEMENT, otherCopy, type SiteId } from '../domain/fragmentation.js';
 import type { WriteOp } from '../domain/write-op.js';
 import type { SiteStores } from '../db/site-stores.js';
-import type { ApplyResult, ReplicaChange } from '../db/site-store.js';
+import type { ApplyResult, ReplicaItem as StoreReplicaItem } from '../db/site-store.js';
 import type { Logger } from '../logging/logger.js';
 import type { OpLog } from '../logging/op-log.js';
 import { redisKeys, type RedisKeys } from '../routing/keys.js';
 import type { RoutingTableStore } from '../routing/routing-table.js';
 import { undoCatalogChange } from './accept-write.js';
 import { opEvent, type OpEvent } from './op-events.js';
+import { GroupCommitFailed, type ReplicaGroupCommitter } from './replica-group-commit.js';
+import type { ReplicateItem, ReplicationBatcher } from './replication-batcher.js';
 
 /** What the apply and replicate processors need. */
 export interface ApplyDeps {
@@ -27,6 +29,10 @@ export interface ApplyDeps {
   readonly stores: SiteStores;
   readonly routing: RoutingTableStore;
   readonly queues: QueueSet;
+  /** Groups replications into `replicate` jobs (one per worker process). */
+  readonly replication: ReplicationBatcher;
+  /** Group commit of concurrent replicate jobs on a copy (one per worker process). */
+  readonly replicaCommit: ReplicaGroupCommitter;
   readonly opLog: OpLog;
   readonly logger: Logger;
   /** Set when the process is stopping: jobs waiting in place give up (BullMQ retries them later). */
@@ -82,7 +88,8 @@ async function refuse(deps: ApplyDeps, keys: RedisKeys, op: WriteOp, site: SiteI
   throw new UnrecoverableError(reason);
 }
 
-async function publish(deps: ApplyDeps, keys: RedisKeys, event: OpEvent): Promise<void> {
+/** Tells waiting requests: one message, one event or an array of them. */
+async function publish(deps: ApplyDeps, keys: RedisKeys, event: OpEvent | OpEvent[]): Promise<void> {
   await deps.redis.publish(keys.opEvents, JSON.stringify(event));
 }
 
@@ -121,9 +128,13 @@ export async function applyWrite(deps: ApplyDeps, op: WriteOp): Promise<ApplyRes
   let site: SiteId = primary;
   let epoch = 0;
   let result: ApplyResult;
+  let retry = false;
   try {
     result = await untilApplied(deps, keys, op, async () => {
-      const route = await deps.routing.get(op.region);
+      // The first attempt takes the route read last (the check after the apply is the fresh read
+      // that decides); a retry reads it afresh, so a failover is picked up.
+      const route = retry ? await deps.routing.get(op.region) : await deps.routing.recent(op.region);
+      retry = true;
       site = route.site;
       epoch = route.epoch;
       return deps.stores[site].applyOp(op, epoch);
@@ -145,7 +156,7 @@ export async function applyWrite(deps: ApplyDeps, op: WriteOp): Promise<ApplyRes
     return again;
   }
   if (site === primary) {
-    await deps.queues.addReplicate(partitionOf(op.entity, op.key, deps.queues.partitions), {
+    await deps.replication.submit({
       op,
       sourceSite: site,
       sourceEpoch: epoch,
@@ -159,24 +170,89 @@ export async function applyWrite(deps: ApplyDeps, op: WriteOp): Promise<ApplyRes
   return result;
 }
 
+function storeItem(item: ReplicateItem): StoreReplicaItem {
+  return {
+    op: item.op as WriteOp,
+    // Journaled under the epoch it was first applied in: a copy's journal then tells the ops it
+    // served (the route's epoch) from the ones it received as a replica.
+    epoch: item.sourceEpoch,
+    change: item.row !== undefined ? { row: item.row ?? null, superseded: item.superseded ?? false } : undefined,
+  };
+}
+
 /**
- * Processes a `replicate` job: installs the op's resulting row on the other copy of its region
- * (whole row, so the copy converges even when ops reach it out of order), writes
- * `replica.applied`, and tells waiting requests. Waits in place while the copy is unreachable: the
- * backlog shows in `/api/status` and drains by itself when the copy returns.
+ * Processes a `replicate` job: installs its ops' resulting rows on the other copy of their region
+ * (whole rows, so the copy converges even when ops reach it out of order), in one transaction,
+ * writes a `replica.applied` line per op, and tells waiting requests (one message for the batch).
+ * Waits in place while the copy is unreachable: the backlog shows in `/api/status` and drains by
+ * itself when the copy returns. When the batch fails otherwise, its ops are applied one by one: an
+ * op whose parent or children have not caught up is deferred to a new job at the back of the
+ * queue; any other error fails the job, which BullMQ retries (the ops already applied are then
+ * duplicates, journaled once).
+ * @throws UnrecoverableError when an op was journaled as failed on the copy
  */
-export async function replicateWrite(deps: ApplyDeps, payload: JobPayload<'replicate'>): Promise<ApplyResult> {
-  const op = payload.op as WriteOp;
+export async function replicateBatch(deps: ApplyDeps, payload: JobPayload<'replicate'>): Promise<ApplyResult[]> {
   const keys = redisKeys(deps.prefix);
-  const target = otherCopy(op.region, payload.sourceSite);
-  const change: ReplicaChange | undefined =
-    payload.row !== undefined ? { row: payload.row ?? null, superseded: payload.superseded ?? false } : undefined;
-  // Journaled under the epoch it was first applied in: a copy's journal then tells the ops it
-  // served (the route's epoch) from the ones it received as a replica.
-  const epoch = payload.sourceEpoch;
-  const result = await untilApplied(deps, keys, op, () => deps.stores[target].applyOp(op, epoch, change));
-  if (result.outcome === 'failed') throw new UnrecoverableError(`op ${op.opId} was journaled as failed on ${target}`);
-  logLine(deps, 'replica.applied', op, target, epoch, result);
-  await publish(deps, keys, opEvent(op.opId, 'replicated', result.row, null));
-  return result;
+  const groups = new Map<SiteId, ReplicateItem[]>();
+  for (const item of payload.items) {
+    const target = otherCopy(item.op.region, item.sourceSite);
+    const list = groups.get(target) ?? [];
+    list.push(item);
+    groups.set(target, list);
+  }
+  const results: ApplyResult[] = [];
+  const events: OpEvent[] = [];
+  for (const [target, items] of groups) {
+    let applied: ApplyResult[] | undefined;
+    let alone = false;
+    for (let n = 0; !applied; n++) {
+      try {
+        // In a group with the other replicate jobs running now; alone after the group failed.
+        applied = alone ? await deps.stores[target].applyReplicaBatch(items.map(storeItem)) : await deps.replicaCommit.apply(target, items.map(storeItem));
+      } catch (err) {
+        if (deps.stopping?.()) throw err;
+        if (err instanceof GroupCommitFailed) {
+          alone = true;
+          continue;
+        }
+        if (!isEssError(err, 'site_unavailable')) break;
+        if (n === 20) deps.logger.warn({ err, target, ops: items.length }, 'replica.waiting');
+        await sleep(Math.min(50 * 2 ** n, 1000));
+      }
+    }
+    let applyItems = items;
+    if (!applied) {
+      // One by one: an op whose parent (or children) has not caught up on this copy yet goes to
+      // the back of the queue in a new job; waiting here would hold up the ops behind it, which
+      // may be the very ones it waits for (a parent applied on the primary just before its child,
+      // but queued for replication just after it).
+      applied = [];
+      applyItems = [];
+      const deferred: ReplicateItem[] = [];
+      for (const item of items) {
+        const it = storeItem(item);
+        try {
+          applied.push(await deps.stores[target].applyOp(it.op, it.epoch, it.change));
+          applyItems.push(item);
+        } catch (err) {
+          if (!isEssError(err, 'parent_missing', 'has_children', 'row_missing')) throw err;
+          deferred.push(item);
+        }
+      }
+      if (deferred.length > 0) {
+        deps.logger.warn({ target, ops: deferred.map((d) => d.op.opId) }, 'replica.deferred');
+        await deps.queues.addReplicate(deferred[0]!.op.region, { items: deferred }, { delay: 100 });
+      }
+    }
+    applied.forEach((result, i) => {
+      const item = applyItems[i]!;
+      const op = item.op as WriteOp;
+      if (result.outcome === 'failed') throw new UnrecoverableError(`op ${op.opId} was journaled as failed on ${target}`);
+      logLine(deps, 'replica.applied', op, target, item.sourceEpoch, result);
+      events.push(opEvent(op.opId, 'replicated', result.row, null));
+      results.push(result);
+    });
+  }
+  await publish(deps, keys, events.length === 1 ? events[0]! : events);
+  return results;
 }

@@ -26,7 +26,7 @@ export interface OpStatus {
 
 /**
  * Reads an op's state from the op journals of its region's two copies (which outlive the jobs),
- * then from its BullMQ jobs.
+ * then from its BullMQ apply job.
  * @throws EssError `bad_request` for a malformed op id, `not_found` when nothing knows it
  */
 export async function opStatus(opId: string, stores: SiteStores, queues: QueueSet): Promise<OpStatus> {
@@ -55,17 +55,9 @@ export async function opStatus(opId: string, stores: SiteStores, queues: QueueSe
   const failed = Object.values(copies).find((c) => c?.outcome === 'failed');
   if (failed) return { ...base, state: 'failed', copies, error: failed.error ?? 'failed' };
 
-  const jobs = await Promise.all(
-    Array.from({ length: queues.partitions }, async (_, p) => {
-      const [a, r] = await Promise.all([
-        queues.queue('apply', region, p).getJob(opId),
-        queues.queue('replicate', region, p).getJob(`r-${opId}`),
-      ]);
-      return { a, r };
-    }),
-  );
-  const applyJob = jobs.find((j) => j.a)?.a;
-  const replicateJob = jobs.find((j) => j.r)?.r;
+  // Apply jobs carry one op each (job id = op id); replicate jobs carry batches and are not looked up.
+  const applyJobs = await Promise.all(Array.from({ length: queues.partitions }, (_, p) => queues.queue('apply', region, p).getJob(opId)));
+  const applyJob = applyJobs.find((j) => j);
   const n = Object.keys(copies).length;
   if (n > 0) {
     const outcome = Object.values(copies).some((c) => c?.outcome === 'superseded') ? 'superseded' : 'applied';
@@ -75,7 +67,6 @@ export async function opStatus(opId: string, stores: SiteStores, queues: QueueSe
       state: replicated ? 'replicated' : 'applied',
       outcome,
       copies,
-      ...(replicateJob?.failedReason ? { error: replicateJob.failedReason } : {}),
     };
   }
   if (applyJob) {

@@ -19,11 +19,14 @@ export class OpWaiter {
   ) {
     this.channel = redisKeys(prefix).opEvents;
     subscriber.on('message', (channel: string, message: string) => {
-      if (channel !== this.channel) return;
+      if (channel !== this.channel || this.waiters.size === 0) return;
       try {
-        const event = JSON.parse(message) as OpEvent;
-        const set = this.waiters.get(event.opId);
-        if (set) for (const fn of set) fn(event);
+        // One event, or an array of them (a replicate job's batch).
+        const parsed = JSON.parse(message) as OpEvent | OpEvent[];
+        for (const event of Array.isArray(parsed) ? parsed : [parsed]) {
+          const set = this.waiters.get(event.opId);
+          if (set) for (const fn of set) fn(event);
+        }
       } catch (err) {
         this.logger.warn({ err }, 'op-events.bad_message');
       }

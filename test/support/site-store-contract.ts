@@ -221,6 +221,69 @@ export function siteStoreContract(name: string, harness: SiteStoreHarness): void
       expect(await store.journalCount('TP3')).toBe(21);
     });
 
+    it('applyReplicaBatch installs replicated ops as applyOp would one by one: whole rows, gate, duplicates, superseded', async () => {
+      const branch = op('branch', 'create', 'B-RB', 1, {}, 'TP3', 'B-RB');
+      const branchRow = { id: 'B-RB', name: 'Chi nhánh Cần Thơ', region: 'TP3' };
+      const cust = op('customer', 'create', 'C-RB', 1, {}, 'TP3', 'B-RB');
+      const custRow1 = { id: 'C-RB', name: 'Lê Thị Bé', branch_id: 'B-RB', address: null, phone: null, region: 'TP3' };
+      const custUpd = op('customer', 'update', 'C-RB', 2, { name: 'Lê Thị Bé Hai' }, 'TP3', 'B-RB');
+      const custRow2 = { ...custRow1, name: 'Lê Thị Bé Hai' };
+      const custLate = op('customer', 'update', 'C-RB', 1, { name: 'late' }, 'TP3', 'B-RB');
+      const custSrcSuperseded = op('customer', 'update', 'C-RB', 3, { name: 'superseded on the source' }, 'TP3', 'B-RB');
+      const tmp = op('branch', 'create', 'B-RB2', 1, {}, 'TP3', 'B-RB2');
+      const tmpDel = op('branch', 'delete', 'B-RB2', 2, {}, 'TP3', 'B-RB2');
+      const items = [
+        { op: branch, epoch: 2, change: { row: branchRow, superseded: false } },
+        { op: cust, epoch: 2, change: { row: custRow1, superseded: false } },
+        { op: custUpd, epoch: 2, change: { row: custRow2, superseded: false } },
+        { op: custLate, epoch: 2, change: { row: { ...custRow1, name: 'late' }, superseded: false } },
+        { op: custSrcSuperseded, epoch: 2, change: { row: null, superseded: true } },
+        { op: tmp, epoch: 2, change: { row: { id: 'B-RB2', name: 'tạm', region: 'TP3' }, superseded: false } },
+        { op: tmpDel, epoch: 2, change: { row: null, superseded: false } },
+        { op: branch, epoch: 2, change: { row: branchRow, superseded: false } },
+      ];
+      const before = await store.journalCount('TP3');
+      const results = await store.applyReplicaBatch(items);
+      const branchApi = await store.getById('branch', 'B-RB');
+      const custApi = await store.getById('customer', 'C-RB');
+      expect(branchApi).toEqual(branchRow);
+      expect(custApi?.['name']).toBe('Lê Thị Bé Hai');
+      expect(results.map((r) => [r.opId, r.outcome, r.duplicate])).toEqual([
+        [branch.opId, 'applied', false],
+        [cust.opId, 'applied', false],
+        [custUpd.opId, 'applied', false],
+        [custLate.opId, 'superseded', false],
+        [custSrcSuperseded.opId, 'superseded', false],
+        [tmp.opId, 'applied', false],
+        [tmpDel.opId, 'applied', false],
+        [branch.opId, 'applied', true],
+      ]);
+      expect(results[0]).toEqual({ opId: branch.opId, outcome: 'applied', duplicate: false, row: branchApi, dbRow: branchRow });
+      expect(results[2]).toEqual({ opId: custUpd.opId, outcome: 'applied', duplicate: false, row: custApi, dbRow: custRow2 });
+      expect(results[3]).toEqual({ opId: custLate.opId, outcome: 'superseded', duplicate: false, row: null, dbRow: null });
+      expect(results[6]).toEqual({ opId: tmpDel.opId, outcome: 'applied', duplicate: false, row: null, dbRow: null });
+      expect(results[7]).toEqual({ opId: branch.opId, outcome: 'applied', duplicate: true, row: branchApi, dbRow: branchRow });
+      expect(await store.getById('branch', 'B-RB2')).toBeNull();
+      expect(await store.journalCount('TP3')).toBe(before + 7);
+      const [late, src] = await store.journalEntries([custLate.opId, custSrcSuperseded.opId]).then((es) => [custLate, custSrcSuperseded].map((o) => es.find((e) => e.opId === o.opId)));
+      expect([late?.outcome, late?.epoch, src?.outcome]).toEqual(['superseded', 2, 'superseded']);
+      // The same batch again: every op a duplicate, nothing changes.
+      const again = await store.applyReplicaBatch(items);
+      expect(again.every((r) => r.duplicate)).toBe(true);
+      expect(await store.journalCount('TP3')).toBe(before + 7);
+      // A batch with an op whose parent is missing is refused whole: its first op is not kept either.
+      const ok = op('branch', 'create', 'B-RB3', 1, {}, 'TP3', 'B-RB3');
+      const orphan = op('customer', 'create', 'C-RB3', 1, {}, 'TP3', 'B-NONE');
+      const refused = store.applyReplicaBatch([
+        { op: ok, epoch: 2, change: { row: { id: 'B-RB3', name: 'x', region: 'TP3' }, superseded: false } },
+        { op: orphan, epoch: 2, change: { row: { ...custRow1, id: 'C-RB3', branch_id: 'B-NONE' }, superseded: false } },
+      ]);
+      expect(await codeOf(refused)).toBe('parent_missing');
+      expect(await store.getById('branch', 'B-RB3')).toBeNull();
+      expect(await store.journalEntries([ok.opId])).toEqual([]);
+      expect(await store.journalCount('TP3')).toBe(before + 7);
+    });
+
     it('executeScript runs all statements in one transaction, or none', async () => {
       const ok = await store.executeScript([harness.branchInsertScript('B-S1', "Điện lực Đà Nẵng 'cũ'", 'TP2'), harness.branchInsertScript('B-S2', 'x', 'TP2')]);
       expect(ok).toEqual({ statements: 2, rowsChanged: 2 });

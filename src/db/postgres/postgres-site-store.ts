@@ -10,6 +10,7 @@ import type {
   EntityState,
   JournalEntry,
   ReplicaChange,
+  ReplicaItem,
   ListQuery,
   ScriptResult,
   SiteStoreOptions,
@@ -17,6 +18,7 @@ import type {
   TableDigest,
 } from '../site-store.js';
 import { applyCreateStatement, SUPERSEDED_SQLSTATE } from './apply-statement.js';
+import { replicaBatchText } from './replica-batch.js';
 import { migratePostgres } from './migrate.js';
 import { deleteSql, journalGateSql, upsertSql, updateSql } from './statements.js';
 
@@ -129,48 +131,86 @@ export class PostgresSiteStore implements SiteStore {
         if ((err as { code?: string }).code !== SUPERSEDED_SQLSTATE) throw mapPgError(err, op);
       }
     }
-    return this.inTransaction(op, async (client) => {
-      const gate = await client.query<{ fresh: boolean; newest: boolean }>(journalGateSql, [
-        op.opId,
-        op.region,
-        op.entity,
-        op.key,
-        op.action,
-        JSON.stringify(op),
-        op.seq,
-        epoch,
-        op.acceptedAt,
-        op.action === 'delete',
-      ]);
-      const { fresh, newest } = gate.rows[0]!;
-      if (!fresh) {
-        // A redelivery: nothing was written; read with this same client (a second one could
-        // exhaust the pool under a burst of redeliveries).
-        const outcome = (await client.query<{ outcome: ApplyResult['outcome'] }>(`SELECT outcome FROM op_journal WHERE op_id = $1`, [op.opId])).rows[0]?.outcome;
-        const current = await this.getRaw(op.entity, op.key, client);
-        return { opId: op.opId, outcome: outcome ?? 'applied', duplicate: true, row: current ? toApiRow(op.entity, current) : null, dbRow: current };
+    return this.inTransaction(op, (client) => this.applyWith(client, op, epoch, replica));
+  }
+
+  /**
+   * Installs many replicated ops in one round trip and one transaction (`replica-batch.ts`), each
+   * with its own journal row and version gate, in the given order. An error in any of them rolls
+   * back the whole batch and is thrown (mapped as {@link applyOp} maps it).
+   */
+  async applyReplicaBatch(items: readonly ReplicaItem[]): Promise<ApplyResult[]> {
+    if (items.length === 0) return [];
+    let results: pg.QueryResult[];
+    try {
+      const res = (await this.pool.query(replicaBatchText(items))) as pg.QueryResult | pg.QueryResult[];
+      results = Array.isArray(res) ? res : [res];
+    } catch (err) {
+      throw mapPgError(err, items.length === 1 ? items[0]!.op : undefined);
+    }
+    const out: ApplyResult[] = [];
+    for (let i = 0; i < items.length; i++) {
+      const { op } = items[i]!;
+      const r = results[i]?.rows[0] as Record<string, unknown> | undefined;
+      if (!r || r['ess_dup'] || r['ess_outcome'] === null) {
+        // Journaled before (a re-run), or by a concurrent copy of this op: report what is there.
+        const [entry] = await this.journalEntries([op.opId]);
+        const current = await this.getRaw(op.entity, op.key).catch((err) => {
+          throw mapPgError(err, op);
+        });
+        out.push({ opId: op.opId, outcome: entry?.outcome ?? 'applied', duplicate: true, row: current ? toApiRow(op.entity, current) : null, dbRow: current });
+        continue;
       }
-      if (!newest || replica?.superseded) {
-        await client.query(`UPDATE op_journal SET outcome = 'superseded' WHERE op_id = $1`, [op.opId]);
-        return { opId: op.opId, outcome: 'superseded', duplicate: false, row: null, dbRow: null };
-      }
-      let raw: Record<string, unknown> | undefined;
-      if (replica?.row && op.action !== 'delete') {
-        const { text, values } = upsertSql(def, replica.row);
-        raw = (await client.query(text, values)).rows[0];
-      } else if (op.action === 'create') {
-        const { text, values } = upsertSql(def, op.values);
-        raw = (await client.query(text, values)).rows[0];
-      } else if (op.action === 'update') {
-        const { text, values } = updateSql(def, op.key, op.values);
-        raw = (await client.query(text, values)).rows[0];
-        if (!raw) throw new EssError('row_missing', `${op.entity} ${op.key} is not on ${this.site}`);
-      } else {
-        await client.query(deleteSql(def), [op.key]);
-      }
-      const dbRow = raw ? canonicalRow(def, raw) : null;
-      return { opId: op.opId, outcome: 'applied', duplicate: false, row: dbRow ? toApiRow(op.entity, dbRow) : null, dbRow };
-    });
+      const outcome = r['ess_outcome'] as ApplyResult['outcome'];
+      const dbRow = outcome === 'applied' && r['id'] !== undefined && r['id'] !== null ? canonicalRow(ENTITIES[op.entity], r) : null;
+      out.push({ opId: op.opId, outcome, duplicate: false, row: dbRow ? toApiRow(op.entity, dbRow) : null, dbRow });
+    }
+    return out;
+  }
+
+  /** The transactional apply of one op on `client` (inside a transaction the caller owns). */
+  private async applyWith(client: pg.PoolClient, op: WriteOp, epoch: number, replica?: ReplicaChange): Promise<ApplyResult> {
+    const def = ENTITIES[op.entity];
+    const gate = await client.query<{ fresh: boolean; newest: boolean }>(journalGateSql, [
+      op.opId,
+      op.region,
+      op.entity,
+      op.key,
+      op.action,
+      JSON.stringify(op),
+      op.seq,
+      epoch,
+      op.acceptedAt,
+      op.action === 'delete',
+    ]);
+    const { fresh, newest } = gate.rows[0]!;
+    if (!fresh) {
+      // A redelivery: nothing was written; read with this same client (a second one could
+      // exhaust the pool under a burst of redeliveries).
+      const outcome = (await client.query<{ outcome: ApplyResult['outcome'] }>(`SELECT outcome FROM op_journal WHERE op_id = $1`, [op.opId])).rows[0]?.outcome;
+      const current = await this.getRaw(op.entity, op.key, client);
+      return { opId: op.opId, outcome: outcome ?? 'applied', duplicate: true, row: current ? toApiRow(op.entity, current) : null, dbRow: current };
+    }
+    if (!newest || replica?.superseded) {
+      await client.query(`UPDATE op_journal SET outcome = 'superseded' WHERE op_id = $1`, [op.opId]);
+      return { opId: op.opId, outcome: 'superseded', duplicate: false, row: null, dbRow: null };
+    }
+    let raw: Record<string, unknown> | undefined;
+    if (replica?.row && op.action !== 'delete') {
+      const { text, values } = upsertSql(def, replica.row);
+      raw = (await client.query(text, values)).rows[0];
+    } else if (op.action === 'create') {
+      const { text, values } = upsertSql(def, op.values);
+      raw = (await client.query(text, values)).rows[0];
+    } else if (op.action === 'update') {
+      const { text, values } = updateSql(def, op.key, op.values);
+      raw = (await client.query(text, values)).rows[0];
+      if (!raw) throw new EssError('row_missing', `${op.entity} ${op.key} is not on ${this.site}`);
+    } else {
+      await client.query(deleteSql(def), [op.key]);
+    }
+    const dbRow = raw ? canonicalRow(def, raw) : null;
+    return { opId: op.opId, outcome: 'applied', duplicate: false, row: dbRow ? toApiRow(op.entity, dbRow) : null, dbRow };
   }
 
   /**
