@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'bad_request'
   | 'validation_failed'
   | 'unsupported_media_type'
+  | 'payload_too_large'
   | 'not_found'
   | 'conflict'
   | 'idempotency_mismatch'

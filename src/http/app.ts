@@ -1,17 +1,15 @@
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
 import { routePath } from 'hono/route';
 import { mountAdmin } from './admin.js';
 import { errorHandler } from './error-handler.js';
+import { MAX_BODY_BYTES } from './request-body.js';
 import type { GatewayDeps } from './gateway-deps.js';
 import { compatRoutes } from './routes/compat-routes.js';
 import { readRoutes } from './routes/read-routes.js';
 import { statusRoutes } from './routes/status-routes.js';
 import { writeRoutes } from './routes/write-routes.js';
 
-/** Largest request body accepted, bytes (a batch of 1,000 readings is about 150 kB). */
-export const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 /**
  * The gateway's Hono app: writes are validated and enqueued, reads routed to the sites, status,
@@ -27,13 +25,13 @@ export function createApp(deps: GatewayDeps): Hono {
     deps.metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
     deps.metrics.httpDuration.observe({ method: c.req.method, route }, (performance.now() - t0) / 1000);
   });
-  app.use(
-    '/api/*',
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) => c.json({ error: { code: 'payload_too_large', message: `the request body is over ${MAX_BODY_BYTES} bytes` } }, 413),
-    }),
-  );
+  // A declared length over the limit is refused before anything is read; a chunked body is
+  // counted as it is read (readBodyText).
+  app.use('/api/*', async (c, next) => {
+    const declared = Number(c.req.header('content-length') ?? 0);
+    if (declared > MAX_BODY_BYTES) return c.json({ error: { code: 'payload_too_large', message: `the request body is over ${MAX_BODY_BYTES} bytes` } }, 413);
+    return next();
+  });
   app.onError(errorHandler(deps.logger));
   app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
   app.route('/', statusRoutes(deps));

@@ -9,6 +9,7 @@ export const STATUS_OF: Record<ErrorCode, ContentfulStatusCode> = {
   bad_request: 400,
   validation_failed: 400,
   unsupported_media_type: 415,
+  payload_too_large: 413,
   unauthorized: 401,
   not_found: 404,
   conflict: 409,

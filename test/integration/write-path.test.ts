@@ -1,3 +1,5 @@
+import { request as httpRequest } from 'node:http';
+import { serve, type ServerType } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/gateway.js';
 import { verifyCluster, waitForDrain } from '../../src/verify/verify.js';
@@ -138,6 +140,51 @@ describe('write path', () => {
       expectNothingDone(() => call('/api/customers/C-HOT', jsonRequest('PATCH', { name: null })), 400, '"path":"name"'));
     it('a body over the size limit', () =>
       expectNothingDone(() => call('/api/branches', jsonRequest('POST', { id: 'B-BIG', name: 'x'.repeat(5 * 1024 * 1024), region: 'TP1' })), 413, 'payload_too_large'));
+    describe('over real HTTP (the body is read from the socket, not through a fetch Request)', () => {
+      let server: ServerType;
+      let port = 0;
+      beforeAll(async () => {
+        await new Promise<void>((resolve) => {
+          server = serve({ fetch: gw.app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => {
+            port = info.port;
+            resolve();
+          });
+        });
+      });
+      afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+      /** Sends `chunks` as a chunked body (no content-length), or with `contentLength` declared. */
+      function send(path: string, chunks: string[], contentLength?: number): Promise<{ status: number; body: Record<string, any> }> {
+        return new Promise((resolve, reject) => {
+          const headers: Record<string, string | number> = { 'content-type': 'application/json' };
+          if (contentLength !== undefined) headers['content-length'] = contentLength;
+          const req = httpRequest({ host: '127.0.0.1', port, path, method: 'POST', headers, agent: false }, (res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (d: string) => (text += d));
+            res.on('end', () => {
+              const body = JSON.parse(text) as Record<string, any>;
+              if (body['opId'] && (res.statusCode ?? 500) < 300) accepted.add(body['opId']);
+              resolve({ status: res.statusCode ?? 0, body });
+            });
+          });
+          req.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' || err.code === 'ECONNRESET' ? undefined : reject(err)));
+          for (const c of chunks) req.write(c);
+          req.end();
+        });
+      }
+
+      it('a chunked JSON body is read whole and accepted', async () => {
+        const body = JSON.stringify({ id: 'B-CHUNKED', name: 'Chi nhánh chia khúc', region: 'TP2' });
+        const res = await send('/api/branches', [body.slice(0, 10), body.slice(10)]);
+        expect(res.status).toBe(202);
+        expect(res.body).toMatchObject({ region: 'TP2', entity: 'branch', key: 'B-CHUNKED', action: 'create', replayed: false });
+      });
+      it('a chunked body over the size limit', () =>
+        expectNothingDone(() => send('/api/branches', ['{"id":"B-BIG2","region":"TP1","name":"', 'x'.repeat(3 * 1024 * 1024), 'x'.repeat(2 * 1024 * 1024), '"}']), 413, 'payload_too_large'));
+      it('a declared content-length over the size limit', () =>
+        expectNothingDone(() => send('/api/branches', ['{}'], 5 * 1024 * 1024), 413, 'payload_too_large'));
+    });
     it('a child whose parent does not exist', () =>
       expectNothingDone(() => call('/api/customers', jsonRequest('POST', { id: 'C-ORPHAN', name: 'x', branchId: 'NOPE' })), 422, 'branch NOPE does not exist'));
   });
