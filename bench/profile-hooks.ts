@@ -61,7 +61,7 @@ wrap(Worker.prototype, 'callProcessJob', (_s, a) => `job.handler (${kindOf(a[0])
 wrap(Worker.prototype, 'handleCompleted', (_s, a) => `job.moveToCompleted+fetchNext (${kindOf(a[1])})`);
 wrap(RoutingTableStore.prototype, 'get', () => 'redis: route read (HGET)');
 wrap(PostgresSiteStore.prototype, 'applyOp', (s) => `pg: applyOp on ${(s as PostgresSiteStore).site === 'db4' ? 'backup' : 'primary'} (whole)`);
-wrap(PostgresSiteStore.prototype, 'applyReplicaBatch', (_s, a) => `pg: applyReplicaBatch (whole, ${(a[0] as unknown[]).length >= 8 ? '8+' : (a[0] as unknown[]).length} ops)`);
+wrap(PostgresSiteStore.prototype, 'applyBatch', (_s, a) => `pg: applyBatch (whole, ${(a[0] as unknown[]).length >= 8 ? '8+' : (a[0] as unknown[]).length} ops)`);
 wrap(pg.Pool.prototype, 'connect', (_s, a) => (a.length === 0 ? 'pg: pool checkout' : undefined));
 wrap(pg.Client.prototype, 'query', (_s, a) => {
   const q = a[0];

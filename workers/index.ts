@@ -12,7 +12,7 @@ import { closeSiteStores, openSiteStores } from '../src/db/site-stores.js';
 import { createLogger, type Logger } from '../src/logging/logger.js';
 import { OpLog } from '../src/logging/op-log.js';
 import { RoutingTableStore } from '../src/routing/routing-table.js';
-import { ReplicaGroupCommitter } from '../src/write/replica-group-commit.js';
+import { GroupCommitter } from '../src/write/group-commit.js';
 import { ReplicationBatcher } from '../src/write/replication-batcher.js';
 import { startControlWorkers } from './control-workers.js';
 import { startHeartbeat } from './heartbeat.js';
@@ -50,7 +50,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   const opLog = new OpLog({ dir: config.logDir, timeZone: config.timeZone, loki: config.loki });
   let stopping = false;
   const workers = startWriteWorkers(
-    { redis, prefix: config.prefix, stores, routing, queues, replication: new ReplicationBatcher(queues), replicaCommit: new ReplicaGroupCommitter(stores), opLog, logger, stopping: () => stopping },
+    { redis, prefix: config.prefix, stores, routing, queues, replication: new ReplicationBatcher(queues), groupCommit: new GroupCommitter(stores), opLog, logger, stopping: () => stopping },
     { redisUrl: config.redisUrl, partitions: config.partitions, lockDurationMs: options.lockDurationMs },
   );
   workers.push(startRecoveryWorker({ config, stores, queues, logger }, { redisUrl: config.redisUrl, prefix: config.prefix }));

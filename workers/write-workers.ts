@@ -6,7 +6,7 @@ import { applyWrite, replicateBatch, type ApplyDeps } from '../src/write/apply-o
 
 /**
  * Replicate jobs one worker process runs at once per region: they are group-committed on the copy
- * (see `ReplicaGroupCommitter`), so more jobs in flight means bigger transactions, not more of them.
+ * (see `GroupCommitter`), so more jobs in flight means bigger transactions, not more of them.
  */
 export const REPLICATE_CONCURRENCY = 16;
 

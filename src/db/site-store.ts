@@ -51,8 +51,11 @@ export interface ReplicaChange {
   readonly superseded: boolean;
 }
 
-/** One replicated op for {@link SiteStore.applyReplicaBatch}: the op, its epoch, the change to install. */
-export interface ReplicaItem {
+/**
+ * One op for {@link SiteStore.applyBatch}: the op, its epoch, and the whole row to install (a
+ * replicated op's row from its source; a create's own values on a primary).
+ */
+export interface BatchItem {
   readonly op: WriteOp;
   readonly epoch: number;
   readonly change?: ReplicaChange | undefined;
@@ -130,11 +133,13 @@ export interface SiteStore {
    */
   applyOp(op: WriteOp, epoch: number, replica?: ReplicaChange): Promise<ApplyResult>;
   /**
-   * Applies replicated ops in order, as {@link applyOp} would one by one (results in the same
-   * order), in as few transactions as the store can: the replicate worker hands it a whole batch.
-   * @throws the first item's error, as {@link applyOp}; items before it may be applied
+   * Applies ops with whole rows in order, as {@link applyOp} would one by one with the same
+   * `change` (results in the same order), in as few transactions as the store can (PostgreSQL: one
+   * round trip, one transaction). Used by the group commit of replicate jobs and of creates.
+   * @throws the first failing item's error, mapped as {@link applyOp} maps it (PostgreSQL: nothing
+   *   of the batch is kept; SQL Server: items before it are)
    */
-  applyReplicaBatch(items: readonly ReplicaItem[]): Promise<ApplyResult[]>;
+  applyBatch(items: readonly BatchItem[]): Promise<ApplyResult[]>;
   /** Journals an op that can never apply (outcome `failed`), so its status outlives the job. */
   recordFailure(op: WriteOp, epoch: number, reason: string): Promise<void>;
   /** One row by id, or null. */

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
 import { pinoLoki } from 'pino-loki';
-import type { Region } from '../domain/fragmentation.js';
+import { REGIONS, type Region } from '../domain/fragmentation.js';
 import { localDate } from './local-date.js';
 import { OP_LOG_VERSION, type OpLogLine } from './op-log-line.js';
 
@@ -26,6 +26,9 @@ export type OpLogFields = Omit<OpLogLine, 'level' | 'time' | 'v' | 'msg'>;
  */
 class DailyFileStream {
   private current: { date: string; boom: ReturnType<typeof pino.destination> } | undefined;
+  /** Lines gathered while corked, all of one date. */
+  private pending: { date: string; lines: string[] } | undefined;
+  private corked = false;
   constructor(
     private readonly dir: string,
     private readonly region: Region,
@@ -38,15 +41,40 @@ class DailyFileStream {
     const at = line.indexOf('"time":"');
     const instant = at >= 0 ? new Date(line.slice(at + 8, at + 32)) : new Date();
     const date = localDate(Number.isNaN(instant.getTime()) ? new Date() : instant, this.timeZone);
+    if (!this.corked) return this.writeNow(date, line);
+    if (this.pending && this.pending.date !== date) this.flush();
+    this.pending ??= { date, lines: [] };
+    this.pending.lines.push(line);
+  }
+
+  /** Gathers lines until {@link uncork}. */
+  cork(): void {
+    this.corked = true;
+  }
+
+  /** Writes the gathered lines, one `write(2)` per date. */
+  uncork(): void {
+    this.corked = false;
+    this.flush();
+  }
+
+  private flush(): void {
+    const p = this.pending;
+    this.pending = undefined;
+    if (p && p.lines.length > 0) this.writeNow(p.date, p.lines.join(''));
+  }
+
+  private writeNow(date: string, text: string): void {
     if (this.current?.date !== date) {
       this.current?.boom.end();
       const file = path.join(this.dir, `${this.region}-${date}.log`);
       this.current = { date, boom: pino.destination({ dest: file, sync: true, append: true, mkdir: true }) };
     }
-    this.current.boom.write(line);
+    this.current.boom.write(text);
   }
 
   close(): void {
+    this.flush();
     this.current?.boom.end();
     this.current = undefined;
   }
@@ -95,6 +123,20 @@ export class OpLog {
   /** Writes one line; the line is in its file when this returns. */
   write(event: OpLogLine['msg'], fields: OpLogFields): void {
     this.logger(fields.region).info({ v: OP_LOG_VERSION, ...fields }, event);
+  }
+
+  /**
+   * Runs `fn`, whose {@link write}s are gathered and written with one `write(2)` per file when it
+   * returns (a replicate batch's lines): every line is in its file when this returns.
+   */
+  writeBatch(fn: () => void): void {
+    for (const r of REGIONS) this.logger(r);
+    for (const f of this.files) f.cork();
+    try {
+      fn();
+    } finally {
+      for (const f of this.files) f.uncork();
+    }
   }
 
   /** Closes the files and flushes Loki. */

@@ -12,14 +12,14 @@ import { EssError, isEssError } from '../domain/errors.js';
 import { PLACEMENT, otherCopy, type SiteId } from '../domain/fragmentation.js';
 import type { WriteOp } from '../domain/write-op.js';
 import type { SiteStores } from '../db/site-stores.js';
-import type { ApplyResult, ReplicaItem as StoreReplicaItem } from '../db/site-store.js';
+import type { ApplyResult, BatchItem } from '../db/site-store.js';
 import type { Logger } from '../logging/logger.js';
 import type { OpLog } from '../logging/op-log.js';
 import { redisKeys, type RedisKeys } from '../routing/keys.js';
 import type { RoutingTableStore } from '../routing/routing-table.js';
 import { undoCatalogChange } from './accept-write.js';
 import { opEvent, type OpEvent } from './op-events.js';
-import { GroupCommitFailed, type ReplicaGroupCommitter } from './replica-group-commit.js';
+import { GroupCommitFailed, type GroupCommitter } from './group-commit.js';
 import type { ReplicateItem, ReplicationBatcher } from './replication-batcher.js';
 
 /** What the apply and replicate processors need. */
@@ -32,7 +32,7 @@ export interface ApplyDeps {
   /** Groups replications into `replicate` jobs (one per worker process). */
   readonly replication: ReplicationBatcher;
   /** Group commit of concurrent replicate jobs on a copy (one per worker process). */
-  readonly replicaCommit: ReplicaGroupCommitter;
+  readonly groupCommit: GroupCommitter;
   readonly opLog: OpLog;
   readonly logger: Logger;
   /** Set when the process is stopping: jobs waiting in place give up (BullMQ retries them later). */
@@ -137,6 +137,8 @@ export async function applyWrite(deps: ApplyDeps, op: WriteOp): Promise<ApplyRes
       retry = true;
       site = route.site;
       epoch = route.epoch;
+      // Alone, not in a group commit: a create is one prepared statement (planned once per
+      // connection), cheaper for the site than a group of literal statements (docs/benchmark.md).
       return deps.stores[site].applyOp(op, epoch);
     });
   } catch (err) {
@@ -170,7 +172,7 @@ export async function applyWrite(deps: ApplyDeps, op: WriteOp): Promise<ApplyRes
   return result;
 }
 
-function storeItem(item: ReplicateItem): StoreReplicaItem {
+function storeItem(item: ReplicateItem): BatchItem {
   return {
     op: item.op as WriteOp,
     // Journaled under the epoch it was first applied in: a copy's journal then tells the ops it
@@ -208,7 +210,7 @@ export async function replicateBatch(deps: ApplyDeps, payload: JobPayload<'repli
     for (let n = 0; !applied; n++) {
       try {
         // In a group with the other replicate jobs running now; alone after the group failed.
-        applied = alone ? await deps.stores[target].applyReplicaBatch(items.map(storeItem)) : await deps.replicaCommit.apply(target, items.map(storeItem));
+        applied = alone ? await deps.stores[target].applyBatch(items.map(storeItem)) : await deps.groupCommit.apply(target, items.map(storeItem));
       } catch (err) {
         if (deps.stopping?.()) throw err;
         if (err instanceof GroupCommitFailed) {
@@ -244,14 +246,18 @@ export async function replicateBatch(deps: ApplyDeps, payload: JobPayload<'repli
         await deps.queues.addReplicate(deferred[0]!.op.region, { items: deferred }, { delay: 100 });
       }
     }
-    applied.forEach((result, i) => {
-      const item = applyItems[i]!;
-      const op = item.op as WriteOp;
-      if (result.outcome === 'failed') throw new UnrecoverableError(`op ${op.opId} was journaled as failed on ${target}`);
-      logLine(deps, 'replica.applied', op, target, item.sourceEpoch, result);
-      events.push(opEvent(op.opId, 'replicated', result.row, null));
-      results.push(result);
-    });
+    const done = applied;
+    const failed = done.findIndex((r) => r.outcome === 'failed');
+    deps.opLog.writeBatch(() =>
+      done.forEach((result, i) => {
+        if (failed >= 0 && i >= failed) return;
+        const item = applyItems[i]!;
+        logLine(deps, 'replica.applied', item.op as WriteOp, target, item.sourceEpoch, result);
+        events.push(opEvent(item.op.opId, 'replicated', result.row, null));
+        results.push(result);
+      }),
+    );
+    if (failed >= 0) throw new UnrecoverableError(`op ${applyItems[failed]!.op.opId} was journaled as failed on ${target}`);
   }
   await publish(deps, keys, events.length === 1 ? events[0]! : events);
   return results;

@@ -221,7 +221,7 @@ export function siteStoreContract(name: string, harness: SiteStoreHarness): void
       expect(await store.journalCount('TP3')).toBe(21);
     });
 
-    it('applyReplicaBatch installs replicated ops as applyOp would one by one: whole rows, gate, duplicates, superseded', async () => {
+    it('applyBatch installs replicated ops as applyOp would one by one: whole rows, gate, duplicates, superseded', async () => {
       const branch = op('branch', 'create', 'B-RB', 1, {}, 'TP3', 'B-RB');
       const branchRow = { id: 'B-RB', name: 'Chi nhánh Cần Thơ', region: 'TP3' };
       const cust = op('customer', 'create', 'C-RB', 1, {}, 'TP3', 'B-RB');
@@ -243,7 +243,7 @@ export function siteStoreContract(name: string, harness: SiteStoreHarness): void
         { op: branch, epoch: 2, change: { row: branchRow, superseded: false } },
       ];
       const before = await store.journalCount('TP3');
-      const results = await store.applyReplicaBatch(items);
+      const results = await store.applyBatch(items);
       const branchApi = await store.getById('branch', 'B-RB');
       const custApi = await store.getById('customer', 'C-RB');
       expect(branchApi).toEqual(branchRow);
@@ -268,13 +268,13 @@ export function siteStoreContract(name: string, harness: SiteStoreHarness): void
       const [late, src] = await store.journalEntries([custLate.opId, custSrcSuperseded.opId]).then((es) => [custLate, custSrcSuperseded].map((o) => es.find((e) => e.opId === o.opId)));
       expect([late?.outcome, late?.epoch, src?.outcome]).toEqual(['superseded', 2, 'superseded']);
       // The same batch again: every op a duplicate, nothing changes.
-      const again = await store.applyReplicaBatch(items);
+      const again = await store.applyBatch(items);
       expect(again.every((r) => r.duplicate)).toBe(true);
       expect(await store.journalCount('TP3')).toBe(before + 7);
       // A batch with an op whose parent is missing is refused whole: its first op is not kept either.
       const ok = op('branch', 'create', 'B-RB3', 1, {}, 'TP3', 'B-RB3');
       const orphan = op('customer', 'create', 'C-RB3', 1, {}, 'TP3', 'B-NONE');
-      const refused = store.applyReplicaBatch([
+      const refused = store.applyBatch([
         { op: ok, epoch: 2, change: { row: { id: 'B-RB3', name: 'x', region: 'TP3' }, superseded: false } },
         { op: orphan, epoch: 2, change: { row: { ...custRow1, id: 'C-RB3', branch_id: 'B-NONE' }, superseded: false } },
       ]);

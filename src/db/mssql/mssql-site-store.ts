@@ -5,7 +5,7 @@ import { EssError } from '../../domain/errors.js';
 import type { Region, SiteId } from '../../domain/fragmentation.js';
 import type { WriteOp } from '../../domain/write-op.js';
 import { canonicalRow, toApiRow, type DbValues } from '../row-codec.js';
-import type { ApplyResult, ConsumptionSummary, EntityState, JournalEntry, ReplicaChange, ReplicaItem, ListQuery, ScriptResult, SiteStore, SiteStoreOptions, TableDigest } from '../site-store.js';
+import type { ApplyResult, ConsumptionSummary, EntityState, JournalEntry, ReplicaChange, BatchItem, ListQuery, ScriptResult, SiteStore, SiteStoreOptions, TableDigest } from '../site-store.js';
 import { mssqlPoolConfig } from './connection-config.js';
 import { migrateMssql } from './migrate.js';
 import {
@@ -189,7 +189,7 @@ export class MssqlSiteStore implements SiteStore {
   }
 
   /** One transaction per item (a batched form for SQL Server is not built yet). */
-  async applyReplicaBatch(items: readonly ReplicaItem[]): Promise<ApplyResult[]> {
+  async applyBatch(items: readonly BatchItem[]): Promise<ApplyResult[]> {
     const out: ApplyResult[] = [];
     for (const it of items) out.push(await this.applyOp(it.op, it.epoch, it.change));
     return out;

@@ -10,7 +10,7 @@ import type {
   EntityState,
   JournalEntry,
   ReplicaChange,
-  ReplicaItem,
+  BatchItem,
   ListQuery,
   ScriptResult,
   SiteStoreOptions,
@@ -18,7 +18,7 @@ import type {
   TableDigest,
 } from '../site-store.js';
 import { applyCreateStatement, SUPERSEDED_SQLSTATE } from './apply-statement.js';
-import { replicaBatchText } from './replica-batch.js';
+import { batchText } from './batch-statement.js';
 import { migratePostgres } from './migrate.js';
 import { deleteSql, journalGateSql, upsertSql, updateSql } from './statements.js';
 
@@ -139,11 +139,11 @@ export class PostgresSiteStore implements SiteStore {
    * with its own journal row and version gate, in the given order. An error in any of them rolls
    * back the whole batch and is thrown (mapped as {@link applyOp} maps it).
    */
-  async applyReplicaBatch(items: readonly ReplicaItem[]): Promise<ApplyResult[]> {
+  async applyBatch(items: readonly BatchItem[]): Promise<ApplyResult[]> {
     if (items.length === 0) return [];
     let results: pg.QueryResult[];
     try {
-      const res = (await this.pool.query(replicaBatchText(items))) as pg.QueryResult | pg.QueryResult[];
+      const res = (await this.pool.query(batchText(items))) as pg.QueryResult | pg.QueryResult[];
       results = Array.isArray(res) ? res : [res];
     } catch (err) {
       throw mapPgError(err, items.length === 1 ? items[0]!.op : undefined);

@@ -1,11 +1,16 @@
 /**
  * Group commit on a copy: the replicate jobs a worker process runs at the same time hand their ops
- * to one committer per target site, which installs everything pending in one transaction while
- * the next group gathers (natural batching: the slower the site, the bigger the group).
+ * to one committer per target site, which applies everything pending in one round trip and one
+ * transaction while the next group gathers (natural batching: the slower the site, the bigger the
+ * group). Each op keeps its own journal row and version gate.
+ *
+ * Tried and dropped for creates on a primary: a group of literal statements, parsed and planned
+ * each time, cost the site more CPU per write than the prepared one-statement create it replaced
+ * (docs/benchmark.md).
  */
 import type { SiteId } from '../domain/fragmentation.js';
 import type { SiteStores } from '../db/site-stores.js';
-import type { ApplyResult, ReplicaItem } from '../db/site-store.js';
+import type { ApplyResult, BatchItem } from '../db/site-store.js';
 
 /** The group a job's ops were in failed for a reason that may be another job's: retry alone. */
 export class GroupCommitFailed extends Error {
@@ -15,7 +20,7 @@ export class GroupCommitFailed extends Error {
 }
 
 interface Submission {
-  readonly items: readonly ReplicaItem[];
+  readonly items: readonly BatchItem[];
   readonly resolve: (r: ApplyResult[]) => void;
   readonly reject: (err: unknown) => void;
 }
@@ -26,7 +31,7 @@ interface Submission {
  * every submission with {@link GroupCommitFailed} (the transaction was rolled back: nothing of it
  * was kept), and each job then applies its ops on its own.
  */
-export class ReplicaGroupCommitter {
+export class GroupCommitter {
   private readonly pending = new Map<SiteId, Submission[]>();
   private readonly busy = new Set<SiteId>();
 
@@ -40,7 +45,7 @@ export class ReplicaGroupCommitter {
   ) {}
 
   /** Installs `items` on `target` in the next group; results in the items' order. */
-  apply(target: SiteId, items: readonly ReplicaItem[]): Promise<ApplyResult[]> {
+  apply(target: SiteId, items: readonly BatchItem[]): Promise<ApplyResult[]> {
     return new Promise<ApplyResult[]>((resolve, reject) => {
       const list = this.pending.get(target) ?? [];
       list.push({ items, resolve, reject });
@@ -60,7 +65,7 @@ export class ReplicaGroupCommitter {
         while (n < list.length && (n === 0 || count + list[n]!.items.length <= this.maxItems)) count += list[n++]!.items.length;
         const group = list.splice(0, n);
         try {
-          const results = await this.stores[target].applyReplicaBatch(group.flatMap((s) => s.items));
+          const results = await this.stores[target].applyBatch(group.flatMap((s) => s.items));
           let at = 0;
           for (const s of group) {
             s.resolve(results.slice(at, at + s.items.length));

@@ -1,5 +1,6 @@
 /**
- * A batch of replicated ops as one round trip and one commit (performance path, docs/benchmark.md):
+ * A batch of ops as one round trip and one commit (performance path, docs/benchmark.md): replicated
+ * ops with their whole rows, and creates on a primary (the whole row is the op's values):
  * one statement per op, all sent in a single simple-protocol query, which PostgreSQL runs as one
  * implicit transaction ("multiple statements in a simple Query message", PostgreSQL 15 docs,
  * protocol-flow 55.2.2.1): an error in any statement rolls back the whole batch.
@@ -7,7 +8,7 @@
  * The simple protocol carries no bind parameters, so values are inlined as literals quoted by
  * `pg.escapeLiteral` (the driver's own quoting) and cast to the column's type; identifiers come
  * only from the entity definitions. Each statement does what `PostgresSiteStore.applyOp` does for a
- * replica, in one step:
+ * whole row, in one step:
  * - exactly once: an op id already in the journal changes nothing (`ess_dup`);
  * - per-entity order: the version upsert only moves forward; the row changes only when it did and
  *   the source did not supersede the op; otherwise the journal row says `superseded`.
@@ -15,7 +16,7 @@
 import pg from 'pg';
 import type { ColumnKind, EntityDef } from '../../domain/entities.js';
 import { ENTITIES } from '../../domain/entities.js';
-import type { ReplicaItem } from '../site-store.js';
+import type { BatchItem } from '../site-store.js';
 
 const CAST: Record<ColumnKind, string> = {
   text: 'text',
@@ -37,7 +38,7 @@ function lit(v: unknown, cast: string): string {
  * journaled before: nothing done), `ess_outcome` (`applied` | `superseded`, null when a concurrent
  * copy of the same op won) and, when the row was written, its columns.
  */
-export function replicaStatement(item: ReplicaItem): string {
+export function batchItemStatement(item: BatchItem): string {
   const { op, epoch, change } = item;
   const def: EntityDef = ENTITIES[op.entity];
   const isDelete = op.action === 'delete';
@@ -79,6 +80,6 @@ SELECT (SELECT dup FROM seen) AS ess_dup, (SELECT outcome FROM j) AS ess_outcome
 }
 
 /** The statements of a batch joined into one simple-protocol query text. */
-export function replicaBatchText(items: readonly ReplicaItem[]): string {
-  return items.map(replicaStatement).join(';\n');
+export function batchText(items: readonly BatchItem[]): string {
+  return items.map(batchItemStatement).join(';\n');
 }
