@@ -68,7 +68,11 @@ export class RoutingTableStore {
     await pipe.exec();
   }
 
-  private readonly lastRead = new Map<Region, Route>();
+  /** Route read last per region, and when (ms since the epoch). */
+  private readonly lastRead = new Map<Region, { route: Route; at: number }>();
+
+  /** How long {@link recent} trusts a route read, ms, if no change message came (one may be lost). */
+  static readonly RECENT_MS = 1000;
 
   /** The route of one region (creating the initial one if missing). */
   async get(region: Region): Promise<Route> {
@@ -77,17 +81,19 @@ export class RoutingTableStore {
       await this.ensure();
       route = parseRoute(region, await this.redis.hget(this.key, region)) ?? initialRoute(region);
     }
-    this.lastRead.set(region, route);
+    this.lastRead.set(region, { route, at: Date.now() });
     return route;
   }
 
   /**
-   * The route this store read last for the region (no round trip), or a fresh read when it has
-   * none. It may be stale: use it only where a fresh {@link get} afterwards checks the outcome (the
-   * apply worker re-reads the route after every apply and re-applies on the serving site if it moved).
+   * The route this store read within the last {@link RoutingTableStore.RECENT_MS} (no round
+   * trip), or a fresh read. A route change drops it at once when {@link watch} runs; it may still
+   * be stale for the instant the message takes, so use it only where a stale route is caught
+   * afterwards (see `applyWrite`).
    */
   async recent(region: Region): Promise<Route> {
-    return this.lastRead.get(region) ?? this.get(region);
+    const last = this.lastRead.get(region);
+    return last && Date.now() - last.at < RoutingTableStore.RECENT_MS ? last.route : this.get(region);
   }
 
   /** The whole table. */

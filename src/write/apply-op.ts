@@ -113,13 +113,14 @@ function logLine(deps: ApplyDeps, event: 'write.applied' | 'replica.applied', op
 
 /**
  * Processes an `apply` job: applies the op on the site serving its region (journal row and change
- * in one transaction), writes the `write.applied` line, and enqueues the replication to the
- * other copy. While the region is failed over (served by the backup) nothing is enqueued: the
- * resync brings the primary up from the backup's journal before the failback.
+ * in one transaction), writes the `write.applied` line, and hands the replication to the other
+ * copy to the {@link ReplicationBatcher}. While the region is failed over (served by the backup)
+ * nothing is replicated: the resync brings the primary up from the backup's journal before the
+ * failback.
  *
- * If the route moved while the op was being applied (a write under an old epoch on a demoted
- * site), the op is applied on the new serving site too: the journal makes the second apply a
- * no-op where it had already landed, so it is never lost and never applied twice.
+ * The route is the one read last (no round trip); a stale one is caught: a failover meanwhile by
+ * the replication (it lands on the backup, which then serves), a failback meanwhile by a fresh read
+ * after an apply on the backup (the op is then applied on the primary too, once, by its journal).
  * @throws UnrecoverableError when the op can never apply (it is journaled as failed)
  */
 export async function applyWrite(deps: ApplyDeps, op: WriteOp): Promise<ApplyResult> {
@@ -148,16 +149,9 @@ export async function applyWrite(deps: ApplyDeps, op: WriteOp): Promise<ApplyRes
   if (result.outcome === 'failed') throw new UnrecoverableError(`op ${op.opId} was journaled as failed on ${site}`);
   logLine(deps, 'write.applied', op, site, epoch, result);
 
-  const now = await deps.routing.get(op.region);
-  if (now.site !== site) {
-    // Applied on a site that was demoted meanwhile: make sure the serving copy has it too.
-    deps.logger.warn({ opId: op.opId, region: op.region, appliedOn: site, appliedEpoch: epoch, serving: now.site, epoch: now.epoch }, 'write.old_epoch');
-    const again = await untilApplied(deps, keys, op, () => deps.stores[now.site].applyOp(op, now.epoch));
-    logLine(deps, 'write.applied', op, now.site, now.epoch, again);
-    if (now.site !== primary) await deps.redis.hincrby(backlogKey(deps.prefix), op.region, again.duplicate ? 0 : 1);
-    return again;
-  }
   if (site === primary) {
+    // No second look at the route: if the region failed over meanwhile, this replication puts the
+    // op on the backup, which serves it now (a late op there is gated by its sequence).
     await deps.replication.submit({
       op,
       sourceSite: site,
@@ -165,10 +159,20 @@ export async function applyWrite(deps: ApplyDeps, op: WriteOp): Promise<ApplyRes
       row: result.dbRow,
       superseded: result.outcome === 'superseded',
     });
-  } else {
-    if (!result.duplicate) await deps.redis.hincrby(backlogKey(deps.prefix), op.region, 1);
-    await publish(deps, keys, opEvent(op.opId, 'replicated', result.row, null));
+    return result;
   }
+  // Applied on the backup while failed over: nothing replicates it, so check the region did not
+  // fail back meanwhile; if it did, apply it on the primary too (its journal makes that once only).
+  const now = await deps.routing.get(op.region);
+  if (now.site !== site) {
+    deps.logger.warn({ opId: op.opId, region: op.region, appliedOn: site, appliedEpoch: epoch, serving: now.site, epoch: now.epoch }, 'write.old_epoch');
+    const again = await untilApplied(deps, keys, op, () => deps.stores[now.site].applyOp(op, now.epoch));
+    logLine(deps, 'write.applied', op, now.site, now.epoch, again);
+    await publish(deps, keys, opEvent(op.opId, 'replicated', again.row, null));
+    return again;
+  }
+  if (!result.duplicate) await deps.redis.hincrby(backlogKey(deps.prefix), op.region, 1);
+  await publish(deps, keys, opEvent(op.opId, 'replicated', result.row, null));
   return result;
 }
 
