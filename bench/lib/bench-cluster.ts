@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { LocalCluster, type ClusterPorts } from '../../src/cluster/local-cluster.js';
-import { PROJECT_ROOT, loadConfig, type Config } from '../../src/config/config.js';
+import { PROJECT_ROOT, loadConfig, serviceEntry, type Config } from '../../src/config/config.js';
 import { closeSiteStores, openSiteStores } from '../../src/db/site-stores.js';
 import { SITES } from '../../src/domain/fragmentation.js';
 import { createLogger } from '../../src/logging/logger.js';
@@ -130,8 +130,12 @@ export class BenchCluster {
       await closeSiteStores(stores);
     }
     await mkdir(this.config.logDir, { recursive: true });
-    this.spawnService('workers', path.join(PROJECT_ROOT, 'workers', 'index.ts'), this.options.workerNodeArgs ?? []);
-    this.spawnService('gateway', path.join(PROJECT_ROOT, 'src', 'gateway.ts'), this.options.gatewayNodeArgs ?? []);
+    // Compiled JavaScript (npm run bench builds it) unless profiling: the profile hooks patch the
+    // TypeScript modules, which only a tsx-run service loads.
+    const profiling = (this.options.workerNodeArgs ?? []).length > 0 || (this.options.gatewayNodeArgs ?? []).length > 0;
+    const env = profiling ? { ...process.env, ESS_COMPILED: '0' } : process.env;
+    this.spawnService('workers', serviceEntry('workers', env), this.options.workerNodeArgs ?? []);
+    this.spawnService('gateway', serviceEntry('gateway', env), this.options.gatewayNodeArgs ?? []);
     await this.waitHealthy();
     this.sampler = setInterval(() => this.sample(), 200);
     this.sampler.unref();
@@ -163,9 +167,9 @@ export class BenchCluster {
     await rm(path.join(this.options.home, 'logs'), { recursive: true, force: true });
   }
 
-  private spawnService(name: Service['name'], entry: string, nodeArgs: readonly string[]): void {
+  private spawnService(name: Service['name'], how: { nodeArgs: string[]; entry: string }, nodeArgs: readonly string[]): void {
     const out = createWriteStream(path.join(this.config.logDir, `${name}.out.log`), { flags: 'a' });
-    const child = spawn(process.execPath, ['--import', 'tsx', ...nodeArgs, entry], {
+    const child = spawn(process.execPath, [...how.nodeArgs, ...nodeArgs, how.entry], {
       cwd: PROJECT_ROOT,
       env: this.env,
       stdio: ['ignore', 'pipe', 'pipe'],

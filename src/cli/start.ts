@@ -9,7 +9,7 @@ import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LOCAL_PORTS, PROJECT_ROOT, loadConfigOrExit, type Config } from '../config/config.js';
+import { LOCAL_PORTS, PROJECT_ROOT, loadConfigOrExit, serviceEntry, type Config } from '../config/config.js';
 import { LocalCluster, MissingBinaryError } from '../cluster/local-cluster.js';
 import { closeSiteStores, openSiteStores } from '../db/site-stores.js';
 import { SITES } from '../domain/fragmentation.js';
@@ -31,6 +31,7 @@ export async function migrateAll(config: Config): Promise<Record<string, string[
 
 interface Managed {
   readonly name: 'gateway' | 'workers';
+  readonly nodeArgs: string[];
   readonly entry: string;
   child?: ChildProcess;
   restarts: number;
@@ -63,12 +64,12 @@ async function main(): Promise<void> {
 
   let stopping = false;
   const procs: Managed[] = [
-    { name: 'workers', entry: path.join(PROJECT_ROOT, 'workers', 'index.ts'), restarts: 0 },
-    { name: 'gateway', entry: path.join(PROJECT_ROOT, 'src', 'gateway.ts'), restarts: 0 },
+    { name: 'workers', ...serviceEntry('workers'), restarts: 0 },
+    { name: 'gateway', ...serviceEntry('gateway'), restarts: 0 },
   ];
   const launch = (p: Managed) => {
     const out = createWriteStream(path.join(config.logDir, `${p.name}.out.log`), { flags: 'a' });
-    const child = spawn(process.execPath, ['--import', 'tsx', p.entry], {
+    const child = spawn(process.execPath, [...p.nodeArgs, p.entry], {
       cwd: PROJECT_ROOT,
       env: { ...process.env, ESS_HOME: config.home },
       stdio: ['ignore', 'pipe', 'pipe'],
