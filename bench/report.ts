@@ -18,6 +18,8 @@ export interface BenchReport {
   readonly essClosed: EssWriteResult;
   /** CPU per process during the closed loop (until drained): seconds, and ms per accepted write. */
   readonly essClosedCpu: Record<string, { cpuS: number; msPerWrite: number }>;
+  /** Redis commands during the closed loop, per accepted write (own cluster only). */
+  readonly essClosedRedis?: { perWrite: number; usecPerWrite: number; commands: Record<string, { callsPerWrite: number; usecPerWrite: number }> } | undefined;
   readonly essOpen: EssWriteResult;
   readonly import: ImportResult;
   readonly fill: FillResult;
@@ -80,6 +82,11 @@ export function printReport(r: BenchReport): void {
   const cpu = Object.entries(r.essClosedCpu ?? {}).sort((x, y) => y[1].cpuS - x[1].cpuS);
   const cpuTotal = cpu.reduce((n, [, v]) => n + v.msPerWrite, 0);
   add('ESS full speed: CPU per write', `${cpuTotal.toFixed(2)} ms`, cpu.map(([k, v]) => `${k} ${v.msPerWrite}`).join(', '));
+  const rc = r.essClosedRedis;
+  if (rc) {
+    const top = Object.entries(rc.commands).slice(0, 5).map(([k, v]) => `${k} ${v.callsPerWrite}`).join(', ');
+    add('ESS full speed: Redis commands per write', `${rc.perWrite}`, `server ${rc.usecPerWrite} µs per write; most costly: ${top}`);
+  }
   add(`ESS ${o.offeredPerSec}/s offered: accepted`, `${o.acceptedPerSec}/s`, `${o.accepted} writes, ${o.errors} errors`);
   add(`ESS ${o.offeredPerSec}/s offered: replicated`, `${o.replicatedPerSec}/s`, `drained in ${(o.drainMs / 1000).toFixed(1)} s`);
   add(`ESS ${o.offeredPerSec}/s offered: -> 202`, `${lat(o.latency.to202)} ms`, 'from the scheduled send');

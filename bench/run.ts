@@ -23,7 +23,7 @@ import { fillReadings, importReadings, scatterGather } from './phases/import-rea
 import { limitA, limitB } from './phases/limits.js';
 import { printReport, type BenchReport } from './report.js';
 import { readProfile } from './profile-read.js';
-import { cpuDelta, cpuSeconds } from './lib/cpu-meter.js';
+import { cpuDelta, cpuSeconds, redisCommandsPerWrite } from './lib/cpu-meter.js';
 import { summarizeCpuProfiles } from './cpu-profile-summary.js';
 import type { EssWriteResult } from './phases/ess-writes.js';
 
@@ -169,8 +169,14 @@ async function main(): Promise<number> {
     const pids = cluster.pids();
     const pgSites = new Set(['db1', 'db2', 'db3', 'db4']);
     const cpuBefore = cpuSeconds(pids, pgSites);
+    const stats = new Redis(config.redisUrl, { maxRetriesPerRequest: 1 });
+    stats.on('error', () => undefined);
+    // Redis commands per write in the closed loop (own cluster only: RESETSTAT clears a server's counters).
+    if (!cluster.external) await stats.config('RESETSTAT');
     const closed = await closedLoop(http, tracker, parents, `${tag}c`, clients, plan.closedMs, plan.drainTimeoutMs);
     const closedCpu = cpuDelta(cpuBefore, cpuSeconds(pids, pgSites), closed.accepted);
+    const closedRedis = cluster.external ? undefined : redisCommandsPerWrite(await stats.info('commandstats'), closed.accepted);
+    stats.disconnect();
     writes += closed.accepted;
     say(`  closed: accepted ${closed.acceptedPerSec}/s, applied ${closed.appliedPerSec}/s, replicated ${closed.replicatedPerSec}/s, ->backup p99 ${closed.latency.toAppliedBackup.p99} ms, errors ${closed.errors}${closed.firstError ? ` (${closed.firstError})` : ''}`);
     phase(`ESS open loop: ${plan.openRate} writes/s offered for ${plan.openMs / 1000} s, then drain`);
@@ -232,6 +238,7 @@ async function main(): Promise<number> {
       limitB: b,
       essClosed: closed,
       essClosedCpu: closedCpu,
+      essClosedRedis: closedRedis,
       essOpen: open,
       import: imp,
       fill,

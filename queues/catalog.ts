@@ -89,21 +89,22 @@ export type JobPayload<N extends JobName> = z.infer<(typeof JOB_SCHEMAS)[N]>;
  * Default options per job.
  * - `attempts`: 1,000 with a capped backoff (see {@link backoffDelayMs}): a write is retried for
  *   hours rather than failed; only input that retrying cannot fix fails at once.
- * - `removeOnComplete`: finished jobs leave Redis (after 10 min or past 100 per queue); an op's
- *   status stays readable from the op journal.
+ * - `removeOnComplete: true`: a finished write job leaves Redis at once (a delete instead of
+ *   keeping it and trimming the completed set by age and count on every job, docs/benchmark.md);
+ *   an op's status is read from the op journals, which outlive the jobs.
  * @defaultValue see each entry
  */
 export const JOB_OPTIONS: Record<JobName, JobsOptions> = {
   apply: {
     attempts: 1000,
     backoff: { type: 'capped' },
-    removeOnComplete: { age: 600, count: 100 },
+    removeOnComplete: true,
     removeOnFail: { age: 7 * 24 * 3600 },
   },
   replicate: {
     attempts: 1000,
     backoff: { type: 'capped' },
-    removeOnComplete: { age: 600, count: 100 },
+    removeOnComplete: true,
     removeOnFail: { age: 7 * 24 * 3600 },
   },
   // Probes come every PROBE_INTERVAL_MS: keep none of them.

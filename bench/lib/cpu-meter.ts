@@ -52,3 +52,22 @@ export function cpuDelta(before: Record<string, number>, after: Record<string, n
   }
   return out;
 }
+
+/**
+ * Redis commands per write from `INFO commandstats` (after `CONFIG RESETSTAT`): calls per write
+ * and server CPU µs per write for each command, most costly first.
+ */
+export function redisCommandsPerWrite(commandstats: string, writes: number): { perWrite: number; usecPerWrite: number; commands: Record<string, { callsPerWrite: number; usecPerWrite: number }> } {
+  const commands: Record<string, { callsPerWrite: number; usecPerWrite: number }> = {};
+  let calls = 0;
+  let usec = 0;
+  for (const m of commandstats.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+    const [c, u] = [Number(m[2]), Number(m[3])];
+    if (m[1] === 'config' || m[1] === 'info') continue;
+    calls += c;
+    usec += u;
+    commands[m[1]!] = { callsPerWrite: Math.round((c / writes) * 100) / 100, usecPerWrite: Math.round((u / writes) * 10) / 10 };
+  }
+  const sorted = Object.fromEntries(Object.entries(commands).sort((a, b) => b[1].usecPerWrite - a[1].usecPerWrite));
+  return { perWrite: Math.round((calls / writes) * 100) / 100, usecPerWrite: Math.round((usec / writes) * 10) / 10, commands: sorted };
+}
