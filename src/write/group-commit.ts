@@ -11,18 +11,13 @@
 import type { SiteId } from '../domain/fragmentation.js';
 import type { SiteStores } from '../db/site-stores.js';
 import type { ApplyResult, BatchItem } from '../db/site-store.js';
+import { NaturalBatcher } from './natural-batcher.js';
 
 /** The group a job's ops were in failed for a reason that may be another job's: retry alone. */
 export class GroupCommitFailed extends Error {
   constructor(readonly reason: unknown) {
     super(`the group commit failed: ${(reason as Error)?.message ?? String(reason)}`);
   }
-}
-
-interface Submission {
-  readonly items: readonly BatchItem[];
-  readonly resolve: (r: ApplyResult[]) => void;
-  readonly reject: (err: unknown) => void;
 }
 
 /**
@@ -32,51 +27,31 @@ interface Submission {
  * was kept), and each job then applies its ops on its own.
  */
 export class GroupCommitter {
-  private readonly pending = new Map<SiteId, Submission[]>();
-  private readonly busy = new Set<SiteId>();
+  private readonly batcher: NaturalBatcher<SiteId, readonly BatchItem[], ApplyResult[]>;
 
   /**
    * @param stores the site stores
-   * @param maxItems most ops in one transaction
+   * @param maxItems most ops in one transaction (a bigger submission goes alone)
    */
-  constructor(
-    private readonly stores: SiteStores,
-    private readonly maxItems = 1024,
-  ) {}
-
-  /** Installs `items` on `target` in the next group; results in the items' order. */
-  apply(target: SiteId, items: readonly BatchItem[]): Promise<ApplyResult[]> {
-    return new Promise<ApplyResult[]>((resolve, reject) => {
-      const list = this.pending.get(target) ?? [];
-      list.push({ items, resolve, reject });
-      this.pending.set(target, list);
-      if (!this.busy.has(target)) void this.flush(target);
+  constructor(stores: SiteStores, maxItems = 1024) {
+    this.batcher = new NaturalBatcher({
+      async run(site, group) {
+        const results = await stores[site].applyBatch(group.flat());
+        let at = 0;
+        return group.map((items) => results.slice(at, (at += items.length)));
+      },
+      take(waiting) {
+        let n = 0;
+        let count = 0;
+        while (n < waiting.length && (n === 0 || count + waiting[n]!.length <= maxItems)) count += waiting[n++]!.length;
+        return n;
+      },
+      failure: (err, size) => (size === 1 ? err : new GroupCommitFailed(err)),
     });
   }
 
-  private async flush(target: SiteId): Promise<void> {
-    this.busy.add(target);
-    try {
-      for (;;) {
-        const list = this.pending.get(target);
-        if (!list || list.length === 0) return;
-        let n = 0;
-        let count = 0;
-        while (n < list.length && (n === 0 || count + list[n]!.items.length <= this.maxItems)) count += list[n++]!.items.length;
-        const group = list.splice(0, n);
-        try {
-          const results = await this.stores[target].applyBatch(group.flatMap((s) => s.items));
-          let at = 0;
-          for (const s of group) {
-            s.resolve(results.slice(at, at + s.items.length));
-            at += s.items.length;
-          }
-        } catch (err) {
-          for (const s of group) s.reject(group.length === 1 ? err : new GroupCommitFailed(err));
-        }
-      }
-    } finally {
-      this.busy.delete(target);
-    }
+  /** Installs `items` on `target` in the next group; results in the items' order. */
+  apply(target: SiteId, items: readonly BatchItem[]): Promise<ApplyResult[]> {
+    return this.batcher.submit(target, items);
   }
 }

@@ -7,15 +7,10 @@ import { MAX_REPLICATE_BATCH, type ReplicateItemSchema } from '../../queues/cata
 import type { QueueSet } from '../../queues/queue-set.js';
 import type { Region } from '../domain/fragmentation.js';
 import type { z } from 'zod';
+import { NaturalBatcher } from './natural-batcher.js';
 
 /** One op to replicate (see `ReplicateItemSchema`). */
 export type ReplicateItem = z.infer<typeof ReplicateItemSchema>;
-
-interface Pending {
-  readonly item: ReplicateItem;
-  readonly resolve: () => void;
-  readonly reject: (err: unknown) => void;
-}
 
 /**
  * Per region, at most one `Queue.add` in flight; ops submitted meanwhile go into the next job (up
@@ -26,41 +21,20 @@ interface Pending {
  * gate, so an op that arrives after a later one of its entity changes nothing (`superseded`).
  */
 export class ReplicationBatcher {
-  private readonly pending = new Map<Region, Pending[]>();
-  private readonly flushing = new Set<Region>();
+  private readonly batcher: NaturalBatcher<Region, ReplicateItem, void>;
 
-  constructor(
-    private readonly queues: QueueSet,
-    private readonly maxBatch = MAX_REPLICATE_BATCH,
-  ) {}
-
-  /** Queues `item` for its region's replicate queue; resolves when its job is added. @throws the add's error */
-  submit(item: ReplicateItem): Promise<void> {
-    const region = item.op.region;
-    return new Promise<void>((resolve, reject) => {
-      const list = this.pending.get(region) ?? [];
-      list.push({ item, resolve, reject });
-      this.pending.set(region, list);
-      if (!this.flushing.has(region)) void this.flush(region);
+  constructor(queues: QueueSet, maxBatch = MAX_REPLICATE_BATCH) {
+    this.batcher = new NaturalBatcher<Region, ReplicateItem, void>({
+      async run(region, items) {
+        await queues.addReplicate(region, { items: [...items] });
+        return items.map((): void => undefined);
+      },
+      take: (waiting) => Math.min(waiting.length, maxBatch),
     });
   }
 
-  private async flush(region: Region): Promise<void> {
-    this.flushing.add(region);
-    try {
-      for (;;) {
-        const list = this.pending.get(region);
-        if (!list || list.length === 0) return;
-        const batch = list.splice(0, this.maxBatch);
-        try {
-          await this.queues.addReplicate(region, { items: batch.map((b) => b.item) });
-          for (const b of batch) b.resolve();
-        } catch (err) {
-          for (const b of batch) b.reject(err);
-        }
-      }
-    } finally {
-      this.flushing.delete(region);
-    }
+  /** Queues `item` for its region's replicate queue; resolves when its job is added. @throws the add's error */
+  submit(item: ReplicateItem): Promise<void> {
+    return this.batcher.submit(item.op.region, item);
   }
 }

@@ -21,7 +21,8 @@ import type { Statement } from './statements.js';
 /** SQLSTATE the statement raises for a superseded op: run the transactional path instead. */
 export const SUPERSEDED_SQLSTATE = '22012';
 
-const CAST: Record<ColumnKind, string> = {
+/** The PostgreSQL type each column kind is cast to in generated statements. */
+export const CAST: Record<ColumnKind, string> = {
   text: 'text',
   date: 'date',
   kwh: 'numeric',

@@ -14,19 +14,11 @@
  *   the source did not supersede the op; otherwise the journal row says `superseded`.
  */
 import pg from 'pg';
-import type { ColumnKind, EntityDef } from '../../domain/entities.js';
+import type { EntityDef } from '../../domain/entities.js';
+import { CAST } from './apply-statement.js';
 import { ENTITIES } from '../../domain/entities.js';
 import type { BatchItem } from '../site-store.js';
 
-const CAST: Record<ColumnKind, string> = {
-  text: 'text',
-  date: 'date',
-  kwh: 'numeric',
-  vnd: 'bigint',
-  int: 'integer',
-  bool: 'boolean',
-  instant: 'timestamptz',
-};
 
 function lit(v: unknown, cast: string): string {
   if (v === null || v === undefined) return `NULL::${cast}`;
