@@ -22,7 +22,10 @@ export interface ClusterStatus {
   readonly redis: { up: boolean; error?: string };
   readonly sites: Record<SiteId, SiteHealth>;
   readonly routes: RoutingTable | null;
-  /** Per region: jobs waiting to apply on the serving site, and ops applied but not yet on the other copy. */
+  /**
+   * Per region: apply jobs not finished (one op each), and replicate jobs not finished (each a
+   * batch of up to 256 ops applied on the primary but not yet on the backup).
+   */
   readonly queues: Record<Region, { apply: number; replicationBacklog: number }> | null;
   /** Worker processes alive (heartbeats), by id. */
   readonly workers: string[];
