@@ -251,18 +251,23 @@ export async function replicateBatch(deps: ApplyDeps, payload: JobPayload<'repli
       }
     }
     const done = applied;
-    const failed = done.findIndex((r) => r.outcome === 'failed');
+    // Every op that is on the copy gets its line; one journaled there as failed (by an earlier
+    // refusal) fails the job after the others are logged.
     deps.opLog.writeBatch(() =>
       done.forEach((result, i) => {
-        if (failed >= 0 && i >= failed) return;
+        if (result.outcome === 'failed') return;
         const item = applyItems[i]!;
         logLine(deps, 'replica.applied', item.op as WriteOp, target, item.sourceEpoch, result);
         events.push(opEvent(item.op.opId, 'replicated', result.row, null));
         results.push(result);
       }),
     );
-    if (failed >= 0) throw new UnrecoverableError(`op ${applyItems[failed]!.op.opId} was journaled as failed on ${target}`);
+    const failed = done.findIndex((r) => r.outcome === 'failed');
+    if (failed >= 0) {
+      if (events.length > 0) await publish(deps, keys, events);
+      throw new UnrecoverableError(`op ${applyItems[failed]!.op.opId} was journaled as failed on ${target}`);
+    }
   }
-  await publish(deps, keys, events.length === 1 ? events[0]! : events);
+  if (events.length > 0) await publish(deps, keys, events.length === 1 ? events[0]! : events);
   return results;
 }
