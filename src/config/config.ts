@@ -123,7 +123,8 @@ export const PROJECT_ROOT = ((here: string) => (path.basename(here) === 'dist' ?
  */
 export function serviceEntry(service: 'gateway' | 'workers', env: NodeJS.ProcessEnv = process.env): { nodeArgs: string[]; entry: string } {
   const rel = service === 'gateway' ? ['src', 'gateway'] : ['workers', 'index'];
-  if (env['ESS_COMPILED'] === '1') return { nodeArgs: [], entry: `${path.join(PROJECT_ROOT, 'dist', ...rel)}.js` };
+  const heap = env['ESS_SERVICE_HEAP_MB'] ? [`--max-old-space-size=${Number(env['ESS_SERVICE_HEAP_MB'])}`] : [];
+  if (env['ESS_COMPILED'] === '1') return { nodeArgs: heap, entry: `${path.join(PROJECT_ROOT, 'dist', ...rel)}.js` };
   return { nodeArgs: ['--import', 'tsx'], entry: `${path.join(PROJECT_ROOT, ...rel)}.ts` };
 }
 

@@ -31,7 +31,7 @@ export interface ApplyDeps {
   readonly queues: QueueSet;
   /** Groups replications into `replicate` jobs (one per worker process). */
   readonly replication: ReplicationBatcher;
-  /** Group commit of concurrent replicate jobs on a copy (one per worker process). */
+  /** Group commit on a site of the ops of concurrent jobs: creates and replicate batches (one per worker process). */
   readonly groupCommit: GroupCommitter;
   readonly opLog: OpLog;
   readonly logger: Logger;
@@ -135,11 +135,21 @@ export async function applyWrite(deps: ApplyDeps, op: WriteOp): Promise<ApplyRes
       // The first attempt takes the route read last (the check after the apply is the fresh read
       // that decides); a retry reads it afresh, so a failover is picked up.
       const route = retry ? await deps.routing.get(op.region) : await deps.routing.recent(op.region);
+      const first = !retry;
       retry = true;
       site = route.site;
       epoch = route.epoch;
-      // Alone, not in a group commit: a create is one prepared statement (planned once per
-      // connection), cheaper for the site than a group of literal statements (docs/benchmark.md).
+      // A create joins the site's group commit with the other partitions' creates (one prepared
+      // statement per group); alone (applyOp) when that group failed or on a retry, so the error
+      // is this op's own.
+      if (op.action === 'create' && first) {
+        try {
+          const [r] = await deps.groupCommit.apply(site, [{ op, epoch, change: { row: op.values, superseded: false } }]);
+          return r!;
+        } catch (err) {
+          if (!(err instanceof GroupCommitFailed)) throw err;
+        }
+      }
       return deps.stores[site].applyOp(op, epoch);
     });
   } catch (err) {

@@ -1,77 +1,121 @@
 /**
- * A batch of ops as one round trip and one commit (performance path, docs/benchmark.md): replicated
- * ops with their whole rows, and creates on a primary (the whole row is the op's values):
- * one statement per op, all sent in a single simple-protocol query, which PostgreSQL runs as one
- * implicit transaction ("multiple statements in a simple Query message", PostgreSQL 15 docs,
- * protocol-flow 55.2.2.1): an error in any statement rolls back the whole batch.
+ * A batch of ops with whole rows as prepared statements (performance path, docs/benchmark.md):
+ * replicated ops with their source's rows, and creates on a primary (the row is the op's values).
+ * One statement per entity table takes the whole group as arrays (`unnest`), so PostgreSQL plans
+ * it once per connection (a named statement) however many ops it carries; a batch of one table
+ * without repeated keys is one round trip and one commit.
  *
- * The simple protocol carries no bind parameters, so values are inlined as literals quoted by
- * `pg.escapeLiteral` (the driver's own quoting) and cast to the column's type; identifiers come
- * only from the entity definitions. Each statement does what `PostgresSiteStore.applyOp` does for a
- * whole row, in one step:
+ * Each op gets what `PostgresSiteStore.applyOp` does for a whole row:
  * - exactly once: an op id already in the journal changes nothing (`ess_dup`);
  * - per-entity order: the version upsert only moves forward; the row changes only when it did and
  *   the source did not supersede the op; otherwise the journal row says `superseded`.
+ * An entity key may appear once per statement (PostgreSQL refuses an upsert touching a row twice):
+ * a repeated key goes into a later statement of the same transaction, which sees the earlier ones.
  */
-import pg from 'pg';
-import type { EntityDef } from '../../domain/entities.js';
-import { CAST } from './apply-statement.js';
-import { ENTITIES } from '../../domain/entities.js';
+import { ENTITIES, type EntityDef, type EntityName } from '../../domain/entities.js';
 import type { BatchItem } from '../site-store.js';
+import { CAST } from './apply-statement.js';
+import type { Statement } from './statements.js';
 
+const cache = new Map<string, string>();
 
-function lit(v: unknown, cast: string): string {
-  if (v === null || v === undefined) return `NULL::${cast}`;
-  return `${pg.escapeLiteral(String(v))}::${cast}`;
+function batchText(def: EntityDef): string {
+  let text = cache.get(def.table);
+  if (text) return text;
+  const cols = def.columns.map((c) => c.column);
+  const colArrays = def.columns.map((c, i) => `$${i + 11}::${CAST[c.kind]}[]`);
+  const set = cols.filter((c) => c !== 'id').map((c) => `${c} = EXCLUDED.${c}`);
+  const newest = 'EXISTS (SELECT 1 FROM v WHERE v.entity_key = f.entity_key)';
+  text = `
+WITH input AS (
+  SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::timestamptz[], $10::boolean[], ${colArrays.join(', ')})
+    AS t(ord, op_id, region, entity_key, action, payload, seq, epoch, accepted_at, superseded, ${cols.map((c) => `c_${c}`).join(', ')})
+), fresh AS (
+  SELECT i.* FROM input i WHERE NOT EXISTS (SELECT 1 FROM op_journal o WHERE o.op_id = i.op_id)
+), v AS (
+  INSERT INTO entity_version (entity, entity_key, region, seq, deleted)
+  SELECT '${def.name}', f.entity_key, f.region, f.seq, f.action = 'delete' FROM fresh f
+  ON CONFLICT (entity, entity_key) DO UPDATE SET seq = EXCLUDED.seq, deleted = EXCLUDED.deleted
+    WHERE entity_version.seq < EXCLUDED.seq
+  RETURNING entity_key
+), j AS (
+  INSERT INTO op_journal (op_id, region, entity, entity_key, action, payload, seq, epoch, outcome, accepted_at)
+  SELECT f.op_id, f.region, '${def.name}', f.entity_key, f.action, f.payload::jsonb, f.seq, f.epoch,
+         CASE WHEN NOT f.superseded AND ${newest} THEN 'applied' ELSE 'superseded' END, f.accepted_at
+    FROM fresh f
+  ON CONFLICT (op_id) DO NOTHING
+  RETURNING op_id, outcome
+), u AS (
+  INSERT INTO ${def.table} (${cols.join(', ')})
+  SELECT ${cols.map((c) => `f.c_${c}`).join(', ')} FROM fresh f
+   WHERE f.action <> 'delete' AND NOT f.superseded AND ${newest}
+  ON CONFLICT (id) DO UPDATE SET ${set.join(', ')}
+  RETURNING *
+), d AS (
+  DELETE FROM ${def.table} t USING fresh f
+   WHERE t.id = f.entity_key AND f.action = 'delete' AND NOT f.superseded AND ${newest}
+  RETURNING t.id
+)
+SELECT i.ord AS ess_ord, NOT EXISTS (SELECT 1 FROM fresh f WHERE f.op_id = i.op_id) AS ess_dup, j.outcome AS ess_outcome, u.*
+  FROM input i LEFT JOIN j ON j.op_id = i.op_id LEFT JOIN u ON u.id = i.entity_key
+ ORDER BY i.ord`;
+  cache.set(def.table, text);
+  return text;
+}
+
+/** One prepared statement of a batch and the batch positions of its ops (its `ess_ord` values). */
+export interface BatchStatement extends Statement {
+  readonly name: string;
+  readonly positions: readonly number[];
 }
 
 /**
- * The statement installing one replicated op. Its one result row has `ess_dup` (the op was
- * journaled before: nothing done), `ess_outcome` (`applied` | `superseded`, null when a concurrent
- * copy of the same op won) and, when the row was written, its columns.
+ * The statements that apply `items`, in the order they must run (one transaction when more than
+ * one): per entity table, in order of first appearance, a repeated key starting a further
+ * statement. Each result row has `ess_ord` (the item's index in `items`), `ess_dup`,
+ * `ess_outcome` (`applied` | `superseded`; null when a concurrent copy of the same op won) and,
+ * when the row was written, its columns.
  */
-export function batchItemStatement(item: BatchItem): string {
-  const { op, epoch, change } = item;
-  const def: EntityDef = ENTITIES[op.entity];
-  const isDelete = op.action === 'delete';
-  const superseded = change?.superseded ?? false;
-  const row = change?.row ?? (isDelete ? null : op.values);
-  const id = lit(op.key, 'text');
-  const write =
-    isDelete || !row
-      ? `d AS (
-  DELETE FROM ${def.table} WHERE id = ${id} AND ${isDelete} AND NOT ${superseded} AND EXISTS (SELECT 1 FROM v) RETURNING id
-), u AS (SELECT NULL::text AS ess_none WHERE false)`
-      : `u AS (
-  INSERT INTO ${def.table} (${def.columns.map((c) => c.column).join(', ')})
-  SELECT ${def.columns.map((c) => lit(row[c.column], CAST[c.kind])).join(', ')} WHERE NOT ${superseded} AND EXISTS (SELECT 1 FROM v)
-  ON CONFLICT (id) DO UPDATE SET ${def.columns
-    .filter((c) => c.column !== 'id')
-    .map((c) => `${c.column} = EXCLUDED.${c.column}`)
-    .join(', ')}
-  RETURNING *
-)`;
-  return `WITH seen AS (
-  SELECT EXISTS (SELECT 1 FROM op_journal WHERE op_id = ${lit(op.opId, 'text')}) AS dup
-), v AS (
-  INSERT INTO entity_version (entity, entity_key, region, seq, deleted)
-  SELECT ${lit(op.entity, 'text')}, ${id}, ${lit(op.region, 'text')}, ${lit(op.seq, 'bigint')}, ${isDelete} FROM seen WHERE NOT seen.dup
-  ON CONFLICT (entity, entity_key) DO UPDATE SET seq = EXCLUDED.seq, deleted = EXCLUDED.deleted
-    WHERE entity_version.seq < EXCLUDED.seq
-  RETURNING seq
-), j AS (
-  INSERT INTO op_journal (op_id, region, entity, entity_key, action, payload, seq, epoch, outcome, accepted_at)
-  SELECT ${lit(op.opId, 'text')}, ${lit(op.region, 'text')}, ${lit(op.entity, 'text')}, ${id}, ${lit(op.action, 'text')},
-         ${lit(JSON.stringify(op), 'jsonb')}, ${lit(op.seq, 'bigint')}, ${lit(epoch, 'bigint')},
-         CASE WHEN NOT ${superseded} AND EXISTS (SELECT 1 FROM v) THEN 'applied' ELSE 'superseded' END, ${lit(op.acceptedAt, 'timestamptz')}
-    FROM seen WHERE NOT seen.dup
-  ON CONFLICT (op_id) DO NOTHING
-  RETURNING outcome
-), ${write}
-SELECT (SELECT dup FROM seen) AS ess_dup, (SELECT outcome FROM j) AS ess_outcome, u.* FROM (SELECT 1) AS one LEFT JOIN u ON true`;
-}
-
-/** The statements of a batch joined into one simple-protocol query text. */
-export function batchText(items: readonly BatchItem[]): string {
-  return items.map(batchItemStatement).join(';\n');
+export function batchStatements(items: readonly BatchItem[]): BatchStatement[] {
+  const groups: Array<{ entity: EntityName; keys: Set<string>; positions: number[] }> = [];
+  items.forEach((item, i) => {
+    const { entity, key } = item.op;
+    // The last open group of this entity takes it unless it already has the key.
+    let g: (typeof groups)[number] | undefined;
+    for (let k = groups.length - 1; k >= 0; k--) {
+      if (groups[k]!.entity === entity) {
+        g = groups[k]!.keys.has(key) ? undefined : groups[k];
+        break;
+      }
+    }
+    if (!g) {
+      g = { entity, keys: new Set(), positions: [] };
+      groups.push(g);
+    }
+    g.keys.add(key);
+    g.positions.push(i);
+  });
+  return groups.map(({ entity, positions }) => {
+    const def = ENTITIES[entity];
+    const col = (pick: (it: BatchItem) => unknown) => positions.map((p) => pick(items[p]!));
+    const rowOf = (it: BatchItem) => it.change?.row ?? (it.op.action === 'delete' ? null : it.op.values);
+    return {
+      name: `ess_batch_${def.table}`,
+      text: batchText(def),
+      positions,
+      values: [
+        positions,
+        col((it) => it.op.opId),
+        col((it) => it.op.region),
+        col((it) => it.op.key),
+        col((it) => it.op.action),
+        col((it) => JSON.stringify(it.op)),
+        col((it) => it.op.seq),
+        col((it) => it.epoch),
+        col((it) => it.op.acceptedAt),
+        col((it) => it.change?.superseded ?? false),
+        ...def.columns.map((c) => col((it) => rowOf(it)?.[c.column] ?? null)),
+      ],
+    };
+  });
 }

@@ -18,7 +18,7 @@ import type {
   TableDigest,
 } from '../site-store.js';
 import { applyCreateStatement, SUPERSEDED_SQLSTATE } from './apply-statement.js';
-import { batchText } from './batch-statement.js';
+import { batchStatements } from './batch-statement.js';
 import { migratePostgres } from './migrate.js';
 import { deleteSql, journalGateSql, upsertSql, updateSql } from './statements.js';
 
@@ -135,23 +135,35 @@ export class PostgresSiteStore implements SiteStore {
   }
 
   /**
-   * Installs many replicated ops in one round trip and one transaction (`replica-batch.ts`), each
+   * Applies ops with whole rows as prepared statements taking arrays, one per entity table
+   * (`batch-statement.ts`): one round trip and one transaction for a batch of one table, each op
    * with its own journal row and version gate, in the given order. An error in any of them rolls
    * back the whole batch and is thrown (mapped as {@link applyOp} maps it).
    */
   async applyBatch(items: readonly BatchItem[]): Promise<ApplyResult[]> {
     if (items.length === 0) return [];
-    let results: pg.QueryResult[];
-    try {
-      const res = (await this.pool.query(batchText(items))) as pg.QueryResult | pg.QueryResult[];
-      results = Array.isArray(res) ? res : [res];
-    } catch (err) {
-      throw mapPgError(err, items.length === 1 ? items[0]!.op : undefined);
+    const statements = batchStatements(items);
+    const rows: Array<Record<string, unknown> | undefined> = new Array(items.length);
+    const collect = (res: pg.QueryResult) => {
+      for (const r of res.rows as Array<Record<string, unknown>>) rows[Number(r['ess_ord'])] = r;
+    };
+    const single = items.length === 1 ? items[0]!.op : undefined;
+    if (statements.length === 1) {
+      const st = statements[0]!;
+      try {
+        collect(await this.pool.query({ name: st.name, text: st.text, values: st.values }));
+      } catch (err) {
+        throw mapPgError(err, single);
+      }
+    } else {
+      await this.inTransaction(single, async (client) => {
+        for (const st of statements) collect(await client.query({ name: st.name, text: st.text, values: st.values }));
+      });
     }
     const out: ApplyResult[] = [];
     for (let i = 0; i < items.length; i++) {
       const { op } = items[i]!;
-      const r = results[i]?.rows[0] as Record<string, unknown> | undefined;
+      const r = rows[i];
       if (!r || r['ess_dup'] || r['ess_outcome'] === null) {
         // Journaled before (a re-run), or by a concurrent copy of this op: report what is there.
         const [entry] = await this.journalEntries([op.opId]);
