@@ -33,7 +33,10 @@ export function createApp(deps: GatewayDeps): Hono {
     return next();
   });
   app.onError(errorHandler(deps.logger));
-  app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
+  app.notFound((c) => {
+    const hint = c.req.path.startsWith('/admin') && !deps.config.adminToken ? ' (admin routes are off: set ADMIN_TOKEN to turn them on)' : '';
+    return c.json({ error: { code: 'not_found', message: `no route ${c.req.method} ${c.req.path}${hint}` } }, 404);
+  });
   app.route('/', statusRoutes(deps));
   app.route('/api', compatRoutes(deps));
   app.route('/api', writeRoutes(deps));

@@ -11,10 +11,14 @@ import type { DbValues } from '../db/row-codec.js';
 /** Ids: letters, digits, `_`, `.`, `-`; 1..64 characters (no `:` or `|`, used as separators). */
 export const ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 
+/** A calendar date from year 1 (there is no year 0 in SQL dates) to 9999. */
 function isRealDate(s: string): boolean {
   const d = new Date(`${s}T00:00:00Z`);
-  return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s;
+  return s >= '0001-01-01' && !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s;
 }
+
+/** A UTF-16 surrogate not paired: text that is not Unicode (no site and no JSON column can hold it). */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
 function fieldSchema(col: ColumnDef): z.ZodType {
   switch (col.kind) {
@@ -27,16 +31,17 @@ function fieldSchema(col: ColumnDef): z.ZodType {
         .trim()
         .min(1, 'must not be empty')
         .max(col.maxLength ?? 200)
-        .refine((v) => !v.includes('\u0000'), 'must not contain the NUL character');
+        .refine((v) => !v.includes('\u0000'), 'must not contain the NUL character')
+        .refine((v) => !LONE_SURROGATE.test(v), 'must be valid Unicode text (it holds a lone UTF-16 surrogate)');
     case 'date':
-      return z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date YYYY-MM-DD').refine(isRealDate, 'not a real calendar date');
+      return z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date YYYY-MM-DD').refine(isRealDate, 'not a real calendar date (years 0001 to 9999)');
     case 'kwh':
       return z
         .union([z.number(), z.string()], { error: 'a kWh amount (number or decimal text)' })
         .transform((v, ctx) => {
           const s = normalizeKwh(v);
           if (s === undefined) {
-            ctx.addIssue({ code: 'custom', message: 'a non-negative kWh amount below 1,000,000,000' });
+            ctx.addIssue({ code: 'custom', message: 'a kWh amount: digits with an optional decimal point and digits (12 or "12.345"), not negative, below 1,000,000,000' });
             return z.NEVER;
           }
           return s;

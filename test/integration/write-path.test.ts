@@ -136,6 +136,20 @@ describe('write path', () => {
     });
     it('a NUL character in text', () =>
       expectNothingDone(() => call('/api/branches', jsonRequest('POST', { id: 'B-NUL', name: 'x\u0000y', region: 'TP1' })), 400, 'NUL character'));
+    it('text that is not Unicode (a lone UTF-16 surrogate)', () =>
+      expectNothingDone(() => call('/api/branches', jsonRequest('POST', { id: 'B-SUR', name: 'a\ud800b', region: 'TP1' })), 400, 'lone UTF-16 surrogate'));
+    it('a date in year 0000', () =>
+      expectNothingDone(() => call('/api/meter-readings', jsonRequest('POST', { id: 'R-Y0', contractId: 'K-R', readOn: '0000-01-01', kwh: 1 })), 400, '"path":"readOn"'));
+    it('a bad ?wait: refused before the write is accepted', () =>
+      expectNothingDone(() => call('/api/branches?wait=abc', jsonRequest('POST', { id: 'B-WAIT', name: 'x', region: 'TP1' })), 400, 'query parameter \\"wait\\"'));
+    it('?wait and Idempotency-Key on a batch: refused, not ignored', async () => {
+      await expectNothingDone(() => call('/api/branches/batch?wait=1000', jsonRequest('POST', { items: [{ id: 'B-BW', name: 'x', region: 'TP1' }] })), 400, 'not supported on a batch');
+      await expectNothingDone(
+        () => call('/api/branches/batch', jsonRequest('POST', { items: [{ id: 'B-BI', name: 'x', region: 'TP1' }] }, { 'Idempotency-Key': 'kb-1' })),
+        400,
+        'Idempotency-Key is not supported on a batch',
+      );
+    });
     it('null for a required field on update', () =>
       expectNothingDone(() => call('/api/customers/C-HOT', jsonRequest('PATCH', { name: null })), 400, '"path":"name"'));
     it('a body over the size limit', () =>

@@ -208,6 +208,10 @@ export function siteStoreContract(name: string, harness: SiteStoreHarness): void
       expect(entries[0]).toMatchObject({ opId: failed.opId, region: 'TP2', outcome: 'failed', error: 'parent_missing: branch B-NONE', epoch: 4, seq: 1 });
       expect(await store.journalEntries([])).toEqual([]);
       expect(await store.journalCount('TP2')).toBe(2);
+      // A failure is journaled whatever the op holds (PostgreSQL's jsonb refuses a lone surrogate).
+      const odd = op('branch', 'create', 'B-ODD', 1, { id: 'B-ODD', name: 'a\ud800b', region: 'TP1' });
+      await store.recordFailure(odd, 1, 'rejected_by_site: invalid text');
+      expect((await store.journalEntries([odd.opId])).map((e) => [e.outcome, e.error])).toEqual([['failed', 'rejected_by_site: invalid text']]);
     });
 
     it(CONCURRENT_DELIVERIES, async () => {

@@ -256,7 +256,9 @@ export class PostgresSiteStore implements SiteStore {
     await this.query(
       `INSERT INTO op_journal (op_id, region, entity, entity_key, action, payload, seq, epoch, outcome, error, accepted_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'failed', $9, $10) ON CONFLICT (op_id) DO NOTHING`,
-      [op.opId, op.region, op.entity, op.key, op.action, JSON.stringify(op), op.seq, epoch, reason, op.acceptedAt],
+      // The journal must take a failure whatever the op holds: text jsonb refuses (a lone UTF-16
+      // surrogate) is stored with U+FFFD in its place; the reason says what was refused.
+      [op.opId, op.region, op.entity, op.key, op.action, JSON.stringify(op, (_k, v: unknown) => (typeof v === 'string' ? v.replace(/[\uD800-\uDFFF]/gu, '\uFFFD') : v)), op.seq, epoch, reason, op.acceptedAt],
     );
   }
 

@@ -4,7 +4,7 @@ import { EssError } from '../../domain/errors.js';
 import { fieldProblems } from '../../write/validation.js';
 import type { GatewayDeps } from '../gateway-deps.js';
 import { idempotencyKey, readJson } from '../request-body.js';
-import { answerAccepted } from './write-routes.js';
+import { answerAccepted, waitParam } from './write-routes.js';
 
 /** The original project's branch body: `chinhanh(maCN, tenCN, thanhpho)` (DESIGN.md section 2). */
 const ChiNhanhSchema = z.strictObject({
@@ -23,6 +23,7 @@ export function compatRoutes(deps: GatewayDeps): Hono {
       throw new EssError('validation_failed', `invalid chinhanh: ${fields.map((f) => `${f.path}: ${f.message}`).join('; ')}`, { fields });
     }
     const { maCN, tenCN, thanhpho } = parsed.data;
+    const waitMs = waitParam(deps, c);
     const accepted = await deps.acceptor.accept({
       entity: 'branch',
       action: 'create',
@@ -30,7 +31,7 @@ export function compatRoutes(deps: GatewayDeps): Hono {
       idempotencyKey: idempotencyKey(c),
       requestId: c.get('requestId'),
     });
-    return answerAccepted(deps, c, accepted);
+    return answerAccepted(deps, c, accepted, waitMs);
   });
   return app;
 }

@@ -12,12 +12,20 @@ import { idempotencyKey, intParam, readJson } from '../request-body.js';
 /** Max items of one batch request. */
 export const MAX_BATCH = 1000;
 
-/** Answers an accepted write: `202` at once, or with `?wait=<ms>` the applied row once replicated. */
-export async function answerAccepted(deps: GatewayDeps, c: Context, accepted: AcceptedWrite): Promise<Response> {
+/**
+ * The `?wait=<ms>` of a write request, read before the write is accepted, so a bad value refuses
+ * the request (400) without accepting the write.
+ * @throws EssError `bad_request` naming the parameter
+ */
+export function waitParam(deps: GatewayDeps, c: Context): number | undefined {
+  return intParam(c, 'wait', { min: 0, max: deps.config.waitMaxMs });
+}
+
+/** Answers an accepted write: `202` at once, or with `waitMs` (from {@link waitParam}) the applied row once replicated. */
+export async function answerAccepted(deps: GatewayDeps, c: Context, accepted: AcceptedWrite, waitMs: number | undefined): Promise<Response> {
   deps.metrics.writesAccepted.inc({ region: accepted.region, entity: accepted.entity, action: accepted.action });
   const statusUrl = `/api/ops/${accepted.opId}`;
   const base = { ...accepted, statusUrl };
-  const waitMs = intParam(c, 'wait', { min: 0, max: deps.config.waitMaxMs });
   if (!waitMs) return c.json({ ...base, state: 'queued' }, 202, { Location: statusUrl });
   const check = async (): Promise<OpEvent | undefined> => {
     const s = await opStatus(accepted.opId, deps.stores, deps.queues).catch(() => undefined);
@@ -41,8 +49,10 @@ const BatchSchema = z.strictObject({ items: z.array(z.unknown()).min(1, 'at leas
 
 function entityRoutes(deps: GatewayDeps, def: EntityDef, app: Hono): void {
   const base = `/${def.path}`;
-  const accept = async (c: Context, req: Omit<WriteRequest, 'idempotencyKey' | 'requestId'>) =>
-    answerAccepted(deps, c, await deps.acceptor.accept({ ...req, idempotencyKey: idempotencyKey(c), requestId: c.get('requestId') }));
+  const accept = async (c: Context, req: Omit<WriteRequest, 'idempotencyKey' | 'requestId'>) => {
+    const waitMs = waitParam(deps, c);
+    return answerAccepted(deps, c, await deps.acceptor.accept({ ...req, idempotencyKey: idempotencyKey(c), requestId: c.get('requestId') }), waitMs);
+  };
 
   app.post(base, async (c) => accept(c, { entity: def.name, action: 'create', body: await readJson(c) }));
   app.patch(`${base}/:id`, async (c) => accept(c, { entity: def.name, action: 'update', id: c.req.param('id'), body: await readJson(c) }));
@@ -50,6 +60,11 @@ function entityRoutes(deps: GatewayDeps, def: EntityDef, app: Hono): void {
 
   // Batch create: each item accepted or refused on its own; accepted ones enqueued in bulk.
   app.post(`${base}/batch`, async (c) => {
+    // Not silently ignored: a batch answers at once, and its items are made idempotent by their ids.
+    if (c.req.query('wait') !== undefined) throw new EssError('bad_request', 'query parameter "wait" is not supported on a batch: it answers at once; follow each item\'s statusUrl');
+    if (c.req.header('idempotency-key') !== undefined) {
+      throw new EssError('bad_request', 'Idempotency-Key is not supported on a batch: each item is a create whose id makes a retry safe (an item already accepted answers 409 conflict)');
+    }
     const parsed = BatchSchema.safeParse(await readJson(c));
     if (!parsed.success) {
       throw new EssError('validation_failed', `invalid batch: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`, {
