@@ -1,12 +1,10 @@
 /**
- * Group commit on a copy: the replicate jobs a worker process runs at the same time hand their ops
- * to one committer per target site, which applies everything pending in one round trip and one
- * transaction while the next group gathers (natural batching: the slower the site, the bigger the
- * group). Each op keeps its own journal row and version gate.
- *
- * Tried and dropped for creates on a primary: a group of literal statements, parsed and planned
- * each time, cost the site more CPU per write than the prepared one-statement create it replaced
- * (docs/benchmark.md).
+ * Group commit on a site: the jobs a worker process runs at the same time hand their ops to one
+ * committer per site, which applies everything pending as one batch (PostgreSQL: one prepared
+ * statement per entity table, one transaction) while the next group gathers (natural batching:
+ * the slower the site, the bigger the group). Users: replicate jobs on the copy, and apply jobs
+ * of creates on the serving site (each partition has one op in flight, so per-entity order holds).
+ * Each op keeps its own journal row and version gate.
  */
 import type { SiteId } from '../domain/fragmentation.js';
 import type { SiteStores } from '../db/site-stores.js';
