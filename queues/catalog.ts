@@ -27,6 +27,8 @@ export const MAX_REPLICATE_BATCH = 256;
  */
 export const ReplicateJobSchema = z.object({
   items: z.array(ReplicateItemSchema).min(1).max(MAX_REPLICATE_BATCH),
+  /** How many times these ops were sent to the back of the queue (their parent had not arrived). */
+  deferrals: z.number().int().nonnegative().optional(),
 });
 
 /** Payload of a `probe` job (from the job scheduler): none. */

@@ -256,8 +256,11 @@ export async function replicateBatch(deps: ApplyDeps, payload: JobPayload<'repli
         }
       }
       if (deferred.length > 0) {
-        deps.logger.warn({ target, ops: deferred.map((d) => d.op.opId) }, 'replica.deferred');
-        await deps.queues.addReplicate(deferred[0]!.op.region, { items: deferred }, { delay: 100 });
+        // 100 ms, doubling to 5 s: a parent that never arrives shows as a slow, logged loop (and
+        // in the replicate queue's depth), not a busy one.
+        const deferrals = (payload.deferrals ?? 0) + 1;
+        deps.logger.warn({ target, ops: deferred.map((d) => d.op.opId), deferrals }, 'replica.deferred');
+        await deps.queues.addReplicate(deferred[0]!.op.region, { items: deferred, deferrals }, { delay: Math.min(100 * 2 ** (deferrals - 1), 5000) });
       }
     }
     const done = applied;
