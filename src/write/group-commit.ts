@@ -9,6 +9,7 @@
 import type { SiteId } from '../domain/fragmentation.js';
 import type { SiteStores } from '../db/site-stores.js';
 import type { ApplyResult, BatchItem } from '../db/site-store.js';
+import { isEssError } from '../domain/errors.js';
 import { NaturalBatcher } from './natural-batcher.js';
 
 /** The group a job's ops were in failed for a reason that may be another job's: retry alone. */
@@ -19,10 +20,11 @@ export class GroupCommitFailed extends Error {
 }
 
 /**
- * One transaction per group of submissions per site; at most one group in flight per site.
- * A group of one submission fails with the store's own error; a bigger group that fails rejects
- * every submission with {@link GroupCommitFailed} (the transaction was rolled back: nothing of it
- * was kept), and each job then applies its ops on its own.
+ * One transaction per group of submissions per site; one group in flight per site (a second one
+ * beside it only when it stalls: see `stallMs`). A group of one submission, or a group the site could not be reached
+ * for, fails with the store's own error; a bigger group that fails otherwise rejects every
+ * submission with {@link GroupCommitFailed} (the transaction was rolled back: nothing of it was
+ * kept), and each job then applies its ops on its own.
  */
 export class GroupCommitter {
   private readonly batcher: NaturalBatcher<SiteId, readonly BatchItem[], ApplyResult[]>;
@@ -30,9 +32,14 @@ export class GroupCommitter {
   /**
    * @param stores the site stores
    * @param maxItems most ops in one transaction (a bigger submission goes alone)
+   * @param stallMs a group in flight longer than this (a hung site) no longer holds the next group
+   *   back, so the ops waiting behind it fail or succeed by themselves (a SIGSTOPped primary:
+   *   without it every partition waited for the hung group's 11 s statement timeout, and the
+   *   failover took 11 s to show instead of 2)
    */
-  constructor(stores: SiteStores, maxItems = 1024) {
+  constructor(stores: SiteStores, maxItems = 1024, stallMs = 500) {
     this.batcher = new NaturalBatcher({
+      stallMs,
       async run(site, group) {
         const results = await stores[site].applyBatch(group.flat());
         let at = 0;
@@ -44,7 +51,9 @@ export class GroupCommitter {
         while (n < waiting.length && (n === 0 || count + waiting[n]!.length <= maxItems)) count += waiting[n++]!.length;
         return n;
       },
-      failure: (err, size) => (size === 1 ? err : new GroupCommitFailed(err)),
+      // A site that cannot be reached fails every submission the same way: say so, so each
+      // caller reads the route again; any other failure may be one op's: each retries alone.
+      failure: (err, size) => (size === 1 || isEssError(err, 'site_unavailable') ? err : new GroupCommitFailed(err)),
     });
   }
 

@@ -18,6 +18,12 @@ export interface NaturalBatcherOptions<K, S, R> {
   take(waiting: readonly S[]): number;
   /** The error each submission of a failed run is rejected with. @defaultValue the run's error */
   failure?(err: unknown, batchSize: number): unknown;
+  /**
+   * A run still in flight after this many ms (a hung server) stops holding the next batch back:
+   * the next run starts beside it, and the stalled one settles its own batch when it ends.
+   * @defaultValue none: one run at a time, always
+   */
+  stallMs?: number;
 }
 
 /** Per-key natural batching of submissions `S` with results `R`. */
@@ -44,17 +50,29 @@ export class NaturalBatcher<K, S, R> {
         const list = this.waiting.get(key);
         if (!list || list.length === 0) return;
         const n = Math.max(1, this.options.take(list.map((p) => p.submission)));
-        const batch = list.splice(0, n);
-        try {
-          const results = await this.options.run(key, batch.map((p) => p.submission));
-          batch.forEach((p, i) => p.resolve(results[i]!));
-        } catch (err) {
-          const e = this.options.failure ? this.options.failure(err, batch.length) : err;
-          for (const p of batch) p.reject(e);
+        const done = this.runBatch(key, list.splice(0, n));
+        const stallMs = this.options.stallMs;
+        if (stallMs === undefined) {
+          await done;
+          continue;
         }
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([done, new Promise<void>((resolve) => (timer = setTimeout(resolve, stallMs)))]);
+        clearTimeout(timer);
       }
     } finally {
       this.running.delete(key);
+    }
+  }
+
+  /** Runs one batch and settles its submissions; never rejects. */
+  private async runBatch(key: K, batch: Array<Pending<S, R>>): Promise<void> {
+    try {
+      const results = await this.options.run(key, batch.map((p) => p.submission));
+      batch.forEach((p, i) => p.resolve(results[i]!));
+    } catch (err) {
+      const e = this.options.failure ? this.options.failure(err, batch.length) : err;
+      for (const p of batch) p.reject(e);
     }
   }
 }
