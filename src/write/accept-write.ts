@@ -49,19 +49,25 @@ if idem ~= '' then
   if #prev > 0 then return {'idem', cjson.encode(prev)} end
 end
 local placement = ARGV[3]
+local seq
 if ARGV[2] == 'create' then
   if KEYS[4] ~= '' then
     placement = redis.call('HGET', KEYS[4], ARGV[8])
     if not placement then return {'parent_missing', ''} end
+    placement = string.match(placement, '^[^|]*|[^|]*')
   end
-  if redis.call('HSETNX', KEYS[1], ARGV[1], placement) == 0 then return {'exists', ''} end
+  if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {'exists', ''} end
+  seq = redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+  -- The entry names the create that made it, so undoing a refused create removes only its own.
+  redis.call('HSET', KEYS[1], ARGV[1], placement .. '|' .. seq)
 else
   placement = redis.call('HGET', KEYS[1], ARGV[1])
   if not placement then return {'missing', ''} end
+  placement = string.match(placement, '^[^|]*|[^|]*')
   if ARGV[2] == 'delete' then redis.call('HDEL', KEYS[1], ARGV[1]) end
+  seq = redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
 end
 local opId = string.match(placement, '^[^|]*') .. '-' .. ARGV[4]
-local seq = redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
 if idem ~= '' then
   redis.call('HSET', idem, 'opId', opId, 'hash', ARGV[5], 'seq', seq, 'entity', ARGV[6], 'key', ARGV[1], 'action', ARGV[2])
   redis.call('EXPIRE', idem, ARGV[7])
@@ -73,14 +79,36 @@ interface AcceptCommand {
   essAccept(...args: string[]): Promise<string[]>;
 }
 
+// Undo of a refused op's catalog change, only while no later op of the key changed the entry:
+// a create's entry is removed if it is still the one that create made (`…|<seq>`); a delete's
+// entry is put back if no op of the key was accepted after it (any later op is a create, which
+// made or makes the entry itself). KEYS: catalog, seq. ARGV: key, action, seq, placement.
+const UNDO_LUA = `
+if ARGV[2] == 'create' then
+  local cur = redis.call('HGET', KEYS[1], ARGV[1])
+  if cur and string.match(cur, '|([^|]*)$') == ARGV[3] and select(2, string.gsub(cur, '|', '')) == 2 then
+    redis.call('HDEL', KEYS[1], ARGV[1])
+    return 1
+  end
+elseif ARGV[2] == 'delete' then
+  if redis.call('HGET', KEYS[2], ARGV[1]) == ARGV[3] then
+    redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
+    return 1
+  end
+end
+return 0`;
+
 /**
- * Undoes what accepting `op` did to the fragmentation catalog: a create's entry is removed, a
- * delete's entry is put back. Used when the op never reaches a site (its enqueue failed) and when a
- * site refuses it for good.
+ * Undoes what accepting `op` did to the fragmentation catalog, unless a later op of the same key
+ * changed the entry since: a refused create's entry is removed if it is still the one it made, a
+ * refused delete's entry is put back if nothing of the key was accepted after it. Used when the op
+ * never reaches a site (its enqueue failed) and when a site refuses it for good.
+ * @returns whether the catalog was changed
  */
-export async function undoCatalogChange(redis: Redis, keys: RedisKeys, op: WriteOp): Promise<void> {
-  if (op.action === 'create') await redis.hdel(keys.catalog(op.entity), op.key);
-  if (op.action === 'delete') await redis.hset(keys.catalog(op.entity), op.key, encodePlacement({ region: op.region, branchId: op.branchId }));
+export async function undoCatalogChange(redis: Redis, keys: RedisKeys, op: WriteOp): Promise<boolean> {
+  if (op.action === 'update') return false;
+  const placement = `${encodePlacement({ region: op.region, branchId: op.branchId })}|${op.seq}`;
+  return (await redis.eval(UNDO_LUA, 2, keys.catalog(op.entity), keys.seq(op.entity), op.key, op.action, String(op.seq), placement)) === 1;
 }
 
 /** Encodes a catalog value: `region|branchId`. */
@@ -88,7 +116,7 @@ export function encodePlacement(p: Placement): string {
   return `${p.region}|${p.branchId}`;
 }
 
-/** Decodes a catalog value. */
+/** Decodes a catalog value: `region|branchId`, or `region|branchId|seq` (the create that made it). */
 export function decodePlacement(v: string | null | undefined): Placement | undefined {
   if (!v) return undefined;
   const [region, branchId] = v.split('|');

@@ -28,7 +28,7 @@ describe('NaturalBatcher', () => {
       async run(_key, batch) {
         await sleep(5);
         if (batch.includes(13)) throw new Error('unlucky');
-        return batch;
+        return [...batch];
       },
       take: (w) => w.length,
       failure: (err, size) => new Error(`${(err as Error).message} in a run of ${size}`),
