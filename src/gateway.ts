@@ -16,6 +16,7 @@ import { Reads } from './query/reads.js';
 import { RoutingTableStore } from './routing/routing-table.js';
 import { WriteAcceptor } from './write/accept-write.js';
 import { OpWaiter } from './write/op-waiter.js';
+import { warnThrottled } from './logging/throttled-warn.js';
 
 /** A wired gateway: the app and a `close()` that releases every connection. */
 export interface Gateway {
@@ -27,7 +28,7 @@ export interface Gateway {
 /** Wires the gateway's dependencies from the configuration. */
 export async function buildGateway(config: Config, logger: Logger): Promise<Gateway> {
   const redis = createRedis(config, 'gateway');
-  redis.on('error', (err) => logger.warn({ err: { message: err.message } }, 'redis.error'));
+  redis.on('error', (err) => warnThrottled(logger, { err: { message: err.message } }, 'redis.error'));
   const subscriber = createRedis(config, 'worker');
   subscriber.on('error', () => undefined);
   await waitReady(redis, 10_000);

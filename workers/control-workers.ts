@@ -7,6 +7,7 @@ import { JOB_OPTIONS, PROBE_QUEUE, PROBE_SCHEDULER_ID, RESYNC_QUEUE, ResyncJobSc
 import type { Config } from '../src/config/config.js';
 import { probeAndFailover, type FailoverDeps } from '../src/routing/failover.js';
 import { resyncRegion, type ResyncDeps } from '../src/routing/resync.js';
+import { warnThrottled } from '../src/logging/throttled-warn.js';
 
 /** The control-plane workers and their queues. */
 export interface ControlWorkers {
@@ -49,7 +50,7 @@ export async function startControlWorkers(
     { connection, prefix: config.prefix, concurrency: 3, lockDuration: 30_000, stalledInterval: 10_000 },
   );
   for (const w of [probeWorker, resyncWorker]) {
-    w.on('error', (err) => deps.logger.warn({ err, queue: w.name }, 'worker.error'));
+    w.on('error', (err) => warnThrottled(deps.logger, { err, queue: w.name }, 'worker.error'));
     w.on('failed', (job, err) => deps.logger.error({ err, queue: w.name, jobId: job?.id }, 'control.job_failed'));
   }
   return {

@@ -18,6 +18,7 @@ import { startControlWorkers } from './control-workers.js';
 import { startHeartbeat } from './heartbeat.js';
 import { startRecoveryWorker } from './recovery-worker.js';
 import { startWriteWorkers } from './write-workers.js';
+import { warnThrottled } from '../src/logging/throttled-warn.js';
 
 /** A running worker process's parts. */
 export interface WorkerProcess {
@@ -31,7 +32,7 @@ export interface WorkerProcess {
 export async function startWorkerProcess(config: Config, logger: Logger, options: { lockDurationMs?: number } = {}): Promise<WorkerProcess> {
   const id = `${process.pid}-${randomUUID().slice(0, 8)}`;
   const redis = createRedis(config, 'worker');
-  redis.on('error', (err) => logger.warn({ err: { message: err.message } }, 'redis.error'));
+  redis.on('error', (err) => warnThrottled(logger, { err: { message: err.message } }, 'redis.error'));
   await waitReady(redis, 30_000);
   if (config.checkRedisPolicy) await assertNoEviction(redis);
   const stores = openSiteStores(config, logger);
@@ -39,7 +40,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   await routing.ensure();
   // The apply workers take the route read last; a route change drops it (see RoutingTableStore.recent).
   const routeWatch = createRedis(config, 'worker');
-  routeWatch.on('error', (err) => logger.warn({ err: { message: err.message } }, 'redis.error'));
+  routeWatch.on('error', (err) => warnThrottled(logger, { err: { message: err.message } }, 'redis.error'));
   await routing.watch(routeWatch);
   const queues = new QueueSet(redis, config.prefix, config.partitions);
   // One job at a time per apply partition across every worker process (BullMQ global

@@ -2,6 +2,7 @@ import { Worker, type Job } from 'bullmq';
 import { RECOVERY_QUEUE } from '../queues/catalog.js';
 import type { Logger } from '../src/logging/logger.js';
 import { processRecoveryJob, type RecoveryJobDeps, type RecoveryJobResult } from '../src/recovery/recovery-job.js';
+import { warnThrottled } from '../src/logging/throttled-warn.js';
 
 /** Options of the recovery worker. */
 export interface RecoveryWorkerOptions {
@@ -33,6 +34,6 @@ export function startRecoveryWorker(deps: RecoveryJobDeps & { logger: Logger }, 
     },
   );
   worker.on('failed', (job, err) => deps.logger.error({ err, queue: RECOVERY_QUEUE, jobId: job?.id }, 'recovery.job_failed'));
-  worker.on('error', (err) => deps.logger.warn({ err, queue: RECOVERY_QUEUE }, 'worker.error'));
+  worker.on('error', (err) => warnThrottled(deps.logger, { err, queue: RECOVERY_QUEUE }, 'worker.error'));
   return worker;
 }

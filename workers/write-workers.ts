@@ -3,6 +3,7 @@ import { allQueueNames, backoffDelayMs, ReplicateJobSchema } from '../queues/cat
 import { WriteOpSchema, type WriteOp } from '../src/domain/write-op.js';
 import type { Logger } from '../src/logging/logger.js';
 import { applyWrite, replicateBatch, type ApplyDeps } from '../src/write/apply-op.js';
+import { warnThrottled } from '../src/logging/throttled-warn.js';
 
 /**
  * Replicate jobs one worker process runs at once per region: they are group-committed on the copy
@@ -52,7 +53,7 @@ export function startWriteWorkers(deps: ApplyDeps, options: WriteWorkerOptions):
       await applyWrite({ ...deps, logger: deps.logger.child({ queue: name, jobId: job.id, attempt: job.attemptsMade }) }, parse(WriteOpSchema, job) as WriteOp);
     }, common);
     w.on('failed', onFailed('apply'));
-    w.on('error', (err) => deps.logger.warn({ err, queue: name }, 'worker.error'));
+    w.on('error', (err) => warnThrottled(deps.logger, { err, queue: name }, 'worker.error'));
     workers.push(w);
   }
   for (const name of allQueueNames('replicate', options.partitions)) {
@@ -60,7 +61,7 @@ export function startWriteWorkers(deps: ApplyDeps, options: WriteWorkerOptions):
       await replicateBatch({ ...deps, logger: deps.logger.child({ queue: name, jobId: job.id, attempt: job.attemptsMade }) }, parse(ReplicateJobSchema, job));
     }, { ...common, concurrency: REPLICATE_CONCURRENCY });
     w.on('failed', onFailed('replicate'));
-    w.on('error', (err) => deps.logger.warn({ err, queue: name }, 'worker.error'));
+    w.on('error', (err) => warnThrottled(deps.logger, { err, queue: name }, 'worker.error'));
     workers.push(w);
   }
   return workers;
