@@ -27,6 +27,11 @@ export interface ApplyResult {
   readonly row: Row | null;
   /** The row after the change as database column values (for the `write.applied` log line). */
   readonly dbRow: DbValues | null;
+  /**
+   * A replica that arrived after a later op of its entity: journaled with its source's outcome,
+   * it changed nothing here (its op-log line says `superseded`, so a replay changes nothing either).
+   */
+  readonly late?: boolean;
 }
 
 /** The state of one entity on a site: its row (database columns) and its version. */
@@ -59,6 +64,11 @@ export interface BatchItem {
   readonly op: WriteOp;
   readonly epoch: number;
   readonly change?: ReplicaChange | undefined;
+  /**
+   * A replicated op: journaled with its source's outcome even when a later op of its entity got
+   * here first (the row is then left as that one made it).
+   */
+  readonly replica?: boolean;
 }
 
 /** A row of the op journal. */

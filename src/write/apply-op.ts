@@ -104,7 +104,8 @@ function logLine(deps: ApplyDeps, event: 'write.applied' | 'replica.applied', op
     key: op.key,
     action: op.action,
     seq: op.seq,
-    outcome: result.outcome === 'superseded' ? 'superseded' : 'applied',
+    // A late replica changed nothing on its copy: logged superseded, so a replay changes nothing.
+    outcome: result.outcome === 'superseded' || result.late ? 'superseded' : 'applied',
     row: result.dbRow,
     values: op.values,
     acceptedAt: op.acceptedAt,
@@ -193,6 +194,7 @@ function storeItem(item: ReplicateItem): BatchItem {
     // served (the route's epoch) from the ones it received as a replica.
     epoch: item.sourceEpoch,
     change: item.row !== undefined ? { row: item.row ?? null, superseded: item.superseded ?? false } : undefined,
+    replica: true,
   };
 }
 

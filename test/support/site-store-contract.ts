@@ -288,6 +288,18 @@ export function siteStoreContract(name: string, harness: SiteStoreHarness): void
       expect(await store.journalCount('TP3')).toBe(before + 7);
     });
 
+    it('a replica that arrives after a later op of its entity is journaled applied (its source\'s outcome) and changes nothing', async () => {
+      const row = { id: 'C-RB', name: 'late replica', branch_id: 'B-RB', address: null, phone: null, region: 'TP3' };
+      const viaBatch = op('customer', 'update', 'C-RB', 1, { name: 'late replica' }, 'TP3', 'B-RB');
+      const viaApplyOp = op('customer', 'update', 'C-RB', 1, { name: 'late replica' }, 'TP3', 'B-RB');
+      expect(await store.applyBatch([{ op: viaBatch, epoch: 2, change: { row, superseded: false }, replica: true }])).toEqual([
+        { opId: viaBatch.opId, outcome: 'applied', duplicate: false, row: null, dbRow: null, late: true },
+      ]);
+      expect(await store.applyOp(viaApplyOp, 2, { row, superseded: false })).toEqual({ opId: viaApplyOp.opId, outcome: 'applied', duplicate: false, row: null, dbRow: null, late: true });
+      expect((await store.getById('customer', 'C-RB'))?.['name']).toBe('Lê Thị Bé Hai');
+      expect((await store.journalEntries([viaBatch.opId, viaApplyOp.opId])).map((e) => e.outcome)).toEqual(['applied', 'applied']);
+    });
+
     it('executeScript runs all statements in one transaction, or none', async () => {
       const ok = await store.executeScript([harness.branchInsertScript('B-S1', "Điện lực Đà Nẵng 'cũ'", 'TP2'), harness.branchInsertScript('B-S2', 'x', 'TP2')]);
       expect(ok).toEqual({ statements: 2, rowsChanged: 2 });

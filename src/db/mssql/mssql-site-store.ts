@@ -212,10 +212,15 @@ export class MssqlSiteStore implements SiteStore {
         const current = await this.getRaw(op.entity, op.key);
         return { opId: op.opId, outcome: entry?.outcome ?? 'applied', duplicate: true, row: current ? toApiRow(op.entity, current) : null, dbRow: current };
       }
-      if (!newest || replica?.superseded) {
+      if (replica?.superseded || (!newest && !replica)) {
         await this.run(markSupersededStatement(op.opId), tx);
         await tx.commit();
         return { opId: op.opId, outcome: 'superseded', duplicate: false, row: null, dbRow: null };
+      }
+      if (!newest) {
+        // A replica after a later op of its entity: its source's outcome, the row left as it is.
+        await tx.commit();
+        return { opId: op.opId, outcome: 'applied', duplicate: false, row: null, dbRow: null, late: true };
       }
       let raw: Record<string, unknown> | undefined;
       if (replica?.row && op.action !== 'delete') {

@@ -8,7 +8,10 @@
  * Each op gets what `PostgresSiteStore.applyOp` does for a whole row:
  * - exactly once: an op id already in the journal changes nothing (`ess_dup`);
  * - per-entity order: the version upsert only moves forward; the row changes only when it did and
- *   the source did not supersede the op; otherwise the journal row says `superseded`.
+ *   the source did not supersede the op. The journal row says `superseded` when the source did,
+ *   or when a non-replica op found a later one there; a replica that arrives after a later op of
+ *   its entity (replicate jobs run in any order) is journaled `applied`, its source's outcome, and
+ *   changes nothing.
  * An entity key may appear once per statement (PostgreSQL refuses an upsert touching a row twice):
  * a repeated key goes into a later statement of the same transaction, which sees the earlier ones.
  */
@@ -23,13 +26,13 @@ function batchText(def: EntityDef): string {
   let text = cache.get(def.table);
   if (text) return text;
   const cols = def.columns.map((c) => c.column);
-  const colArrays = def.columns.map((c, i) => `$${i + 11}::${CAST[c.kind]}[]`);
+  const colArrays = def.columns.map((c, i) => `$${i + 12}::${CAST[c.kind]}[]`);
   const set = cols.filter((c) => c !== 'id').map((c) => `${c} = EXCLUDED.${c}`);
   const newest = 'EXISTS (SELECT 1 FROM v WHERE v.entity_key = f.entity_key)';
   text = `
 WITH input AS (
-  SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::timestamptz[], $10::boolean[], ${colArrays.join(', ')})
-    AS t(ord, op_id, region, entity_key, action, payload, seq, epoch, accepted_at, superseded, ${cols.map((c) => `c_${c}`).join(', ')})
+  SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::timestamptz[], $10::boolean[], $11::boolean[], ${colArrays.join(', ')})
+    AS t(ord, op_id, region, entity_key, action, payload, seq, epoch, accepted_at, superseded, replica, ${cols.map((c) => `c_${c}`).join(', ')})
 ), fresh AS (
   SELECT i.* FROM input i WHERE NOT EXISTS (SELECT 1 FROM op_journal o WHERE o.op_id = i.op_id)
 ), v AS (
@@ -41,7 +44,7 @@ WITH input AS (
 ), j AS (
   INSERT INTO op_journal (op_id, region, entity, entity_key, action, payload, seq, epoch, outcome, accepted_at)
   SELECT f.op_id, f.region, '${def.name}', f.entity_key, f.action, f.payload::jsonb, f.seq, f.epoch,
-         CASE WHEN NOT f.superseded AND ${newest} THEN 'applied' ELSE 'superseded' END, f.accepted_at
+         CASE WHEN f.superseded THEN 'superseded' WHEN f.replica OR ${newest} THEN 'applied' ELSE 'superseded' END, f.accepted_at
     FROM fresh f
   ON CONFLICT (op_id) DO NOTHING
   RETURNING op_id, outcome
@@ -56,7 +59,8 @@ WITH input AS (
    WHERE t.id = f.entity_key AND f.action = 'delete' AND NOT f.superseded AND ${newest}
   RETURNING t.id
 )
-SELECT i.ord AS ess_ord, NOT EXISTS (SELECT 1 FROM fresh f WHERE f.op_id = i.op_id) AS ess_dup, j.outcome AS ess_outcome, u.*
+SELECT i.ord AS ess_ord, NOT EXISTS (SELECT 1 FROM fresh f WHERE f.op_id = i.op_id) AS ess_dup, j.outcome AS ess_outcome,
+       EXISTS (SELECT 1 FROM v WHERE v.entity_key = i.entity_key) AS ess_newest, u.*
   FROM input i LEFT JOIN j ON j.op_id = i.op_id LEFT JOIN u ON u.id = i.entity_key
  ORDER BY i.ord`;
   cache.set(def.table, text);
@@ -73,7 +77,8 @@ export interface BatchStatement extends Statement {
  * The statements that apply `items`, in the order they must run (one transaction when more than
  * one): per entity table, in order of first appearance, a repeated key starting a further
  * statement. Each result row has `ess_ord` (the item's index in `items`), `ess_dup`,
- * `ess_outcome` (`applied` | `superseded`; null when a concurrent copy of the same op won) and,
+ * `ess_outcome` (`applied` | `superseded`; null when a concurrent copy of the same op won),
+ * `ess_newest` (its sequence moved the entity's version) and,
  * when the row was written, its columns.
  */
 export function batchStatements(items: readonly BatchItem[]): BatchStatement[] {
@@ -114,6 +119,7 @@ export function batchStatements(items: readonly BatchItem[]): BatchStatement[] {
         col((it) => it.epoch),
         col((it) => it.op.acceptedAt),
         col((it) => it.change?.superseded ?? false),
+        col((it) => it.replica ?? false),
         ...def.columns.map((c) => col((it) => rowOf(it)?.[c.column] ?? null)),
       ],
     };

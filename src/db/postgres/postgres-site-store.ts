@@ -175,7 +175,8 @@ export class PostgresSiteStore implements SiteStore {
       }
       const outcome = r['ess_outcome'] as ApplyResult['outcome'];
       const dbRow = outcome === 'applied' && r['id'] !== undefined && r['id'] !== null ? canonicalRow(ENTITIES[op.entity], r) : null;
-      out.push({ opId: op.opId, outcome, duplicate: false, row: dbRow ? toApiRow(op.entity, dbRow) : null, dbRow });
+      const late = outcome === 'applied' && !r['ess_newest'];
+      out.push({ opId: op.opId, outcome, duplicate: false, row: dbRow ? toApiRow(op.entity, dbRow) : null, dbRow, ...(late ? { late } : {}) });
     }
     return out;
   }
@@ -203,10 +204,13 @@ export class PostgresSiteStore implements SiteStore {
       const current = await this.getRaw(op.entity, op.key, client);
       return { opId: op.opId, outcome: outcome ?? 'applied', duplicate: true, row: current ? toApiRow(op.entity, current) : null, dbRow: current };
     }
-    if (!newest || replica?.superseded) {
+    if (replica?.superseded || (!newest && !replica)) {
       await client.query(`UPDATE op_journal SET outcome = 'superseded' WHERE op_id = $1`, [op.opId]);
       return { opId: op.opId, outcome: 'superseded', duplicate: false, row: null, dbRow: null };
     }
+    // A replica that arrives after a later op of its entity (replicate jobs run in any order):
+    // journaled with its source's outcome, the row left as the later op made it.
+    if (!newest) return { opId: op.opId, outcome: 'applied', duplicate: false, row: null, dbRow: null, late: true };
     let raw: Record<string, unknown> | undefined;
     if (replica?.row && op.action !== 'delete') {
       const { text, values } = upsertSql(def, replica.row);
