@@ -1,9 +1,9 @@
 /**
  * `npx tsx bench/apply-micro.ts [--seconds 10] [--clients 8]`: the apply step alone on one
  * durable PostgreSQL server (its own, port 58441, under `.ess-bench-micro/`): the site store's
- * transactional `applyOp` (BEGIN, journal gate, upsert, COMMIT) against the one-statement create
- * of `src/db/postgres/apply-statement.ts`, and against a bare INSERT (limit A's statement). Checks
- * the one-statement path keeps the guarantees (duplicate, superseded, missing parent) first.
+ * `applyOp` of a create (the prepared statement of `src/db/postgres/batch-statement.ts`, one op),
+ * `applyBatch` of 8 creates (a group commit), and a bare INSERT (limit A's statement). Checks the
+ * guarantees (duplicate, superseded, missing parent) first.
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
@@ -11,9 +11,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { LocalCluster } from '../src/cluster/local-cluster.js';
 import { PROJECT_ROOT } from '../src/config/config.js';
-import { ENTITIES } from '../src/domain/entities.js';
 import type { WriteOp } from '../src/domain/write-op.js';
-import { applyCreateStatement, SUPERSEDED_SQLSTATE } from '../src/db/postgres/apply-statement.js';
 import { PostgresSiteStore } from '../src/db/postgres/postgres-site-store.js';
 import { nowMs, perSecond, summarize } from './lib/stats.js';
 
@@ -52,21 +50,17 @@ async function main(): Promise<void> {
   try {
     await pool.query(`INSERT INTO branch VALUES ('B1', 'b', 'TP1'); INSERT INTO customer (id, name, branch_id, region) VALUES ('KH-1', 'c', 'B1', 'TP1');
       INSERT INTO contract (id, customer_id, signed_on, meter_serial, region) VALUES ('HD-1', 'KH-1', '2024-01-01', 'M1', 'TP1')`);
-    const def = ENTITIES.meterReading;
-    // Guarantees of the one-statement path.
+    // Guarantees of the apply step.
     const o = op('CHECK-1', 5);
-    const s1 = applyCreateStatement(def, o, 1);
-    const r1 = (await pool.query(s1)).rows[0];
-    const r2 = (await pool.query(s1)).rows[0];
-    let superseded = 'no error';
-    await pool.query(applyCreateStatement(def, op('CHECK-1', 3), 1)).catch((e: { code?: string }) => (superseded = e.code === SUPERSEDED_SQLSTATE ? 'refused (22012), nothing kept' : `error ${e.code}`));
+    const r1 = await store.applyOp(o, 1);
+    const r2 = await store.applyOp(o, 1);
+    const r3 = await store.applyOp(op('CHECK-1', 3), 1);
     const journalOld = (await pool.query(`SELECT count(*)::int AS n FROM op_journal WHERE entity_key = 'CHECK-1'`)).rows[0].n;
-    let parent = 'no error';
-    await pool.query(applyCreateStatement(def, op('CHECK-2', 1, 'HD-missing'), 1)).catch((e: { code?: string }) => (parent = `error ${e.code}`));
+    const parent = await store.applyOp(op('CHECK-2', 1, 'HD-missing'), 1).then(() => 'no error', (e: { code?: string }) => `error ${e.code}`);
     const leftover = (await pool.query(`SELECT count(*)::int AS n FROM op_journal WHERE entity_key = 'CHECK-2'`)).rows[0].n;
     process.stdout.write(
-      `checks: first apply fresh=${r1.ess_fresh} newest=${r1.ess_newest} kwh=${r1.kwh}; duplicate fresh=${r2.ess_fresh} kwh=${r2.kwh}; ` +
-        `older seq: ${superseded}, journal rows ${journalOld}; missing parent: ${parent}, journal rows left ${leftover}\n`,
+      `checks: first apply ${r1.outcome} kwh=${r1.dbRow?.['kwh']}; again duplicate=${r2.duplicate}; ` +
+        `older seq: ${r3.outcome}, journal rows ${journalOld}; missing parent: ${parent}, journal rows left ${leftover}\n`,
     );
 
     const run = async (label: string, fn: (i: number) => Promise<unknown>) => {
@@ -89,8 +83,11 @@ async function main(): Promise<void> {
     };
     const tag = Date.now().toString(36);
     await run('bare INSERT (limit A)', (i) => pool.query(`INSERT INTO meter_reading (id, contract_id, read_on, kwh, meter_index, half_hours, region) VALUES ($1, $2, $3, $4, $5, $6, $7)`, [`A${tag}-${i}`, 'HD-1', '2024-01-01', '12.345', null, 48, 'TP1']));
-    await run('site store applyOp (BEGIN/gate/upsert/COMMIT)', (i) => store.applyOp(op(`T${tag}-${i}`), 1));
-    await run('one-statement create (named)', (i) => pool.query(applyCreateStatement(def, op(`S${tag}-${i}`), 1)));
+    await run('site store applyOp (one prepared statement)', (i) => store.applyOp(op(`T${tag}-${i}`), 1));
+    await run('site store applyBatch, calls of 8 ops', async (i) => {
+      const group = Array.from({ length: 8 }, (_, k) => op(`G${tag}-${i}-${k}`));
+      await store.applyBatch(group.map((g) => ({ op: g, epoch: 1, change: { row: g.values, superseded: false } })));
+    });
   } finally {
     await pool.end();
     await store.close();

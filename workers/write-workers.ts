@@ -11,6 +11,17 @@ import { warnThrottled } from '../src/logging/throttled-warn.js';
  */
 export const REPLICATE_CONCURRENCY = 16;
 
+/** The deps of one job: its logger names the queue, job and attempt, built only if a warning is written. */
+function jobDeps(deps: ApplyDeps, queue: string, job: Job): ApplyDeps {
+  let logger: ApplyDeps['logger'] | undefined;
+  return {
+    ...deps,
+    get logger() {
+      return (logger ??= deps.logger.child({ queue, jobId: job.id, attempt: job.attemptsMade }));
+    },
+  };
+}
+
 /** Options of the apply and replicate workers. */
 export interface WriteWorkerOptions {
   readonly redisUrl: string;
@@ -50,7 +61,7 @@ export function startWriteWorkers(deps: ApplyDeps, options: WriteWorkerOptions):
     );
   for (const name of allQueueNames('apply', options.partitions)) {
     const w = new Worker(name, async (job: Job) => {
-      await applyWrite({ ...deps, logger: deps.logger.child({ queue: name, jobId: job.id, attempt: job.attemptsMade }) }, parse(WriteOpSchema, job) as WriteOp);
+      await applyWrite(jobDeps(deps, name, job), parse(WriteOpSchema, job) as WriteOp);
     }, common);
     w.on('failed', onFailed('apply'));
     w.on('error', (err) => warnThrottled(deps.logger, { err, queue: name }, 'worker.error'));
@@ -58,7 +69,7 @@ export function startWriteWorkers(deps: ApplyDeps, options: WriteWorkerOptions):
   }
   for (const name of allQueueNames('replicate', options.partitions)) {
     const w = new Worker(name, async (job: Job) => {
-      await replicateBatch({ ...deps, logger: deps.logger.child({ queue: name, jobId: job.id, attempt: job.attemptsMade }) }, parse(ReplicateJobSchema, job));
+      await replicateBatch(jobDeps(deps, name, job), parse(ReplicateJobSchema, job));
     }, { ...common, concurrency: REPLICATE_CONCURRENCY });
     w.on('failed', onFailed('replicate'));
     w.on('error', (err) => warnThrottled(deps.logger, { err, queue: name }, 'worker.error'));

@@ -123,6 +123,13 @@ async function verifyEqual(cluster: ProcessCluster): Promise<void> {
   expect({ result: report.result, differing: report.tables.filter((t) => !t.equal).map((t) => `${t.region} ${t.table}`) }).toEqual({ result: 'equal', differing: [] });
 }
 
+/** The end of every scenario: nothing lost, nothing twice: the queues drain, the copies are equal, every accepted op is journaled once on both. */
+async function expectNothingLost(c: ProcessCluster): Promise<void> {
+  await drained(c.baseUrl);
+  await verifyEqual(c);
+  await expectAllOpsOnBothCopies(c, load!.accepted);
+}
+
 describe('failover and failback', () => {
   it('SIGKILL of db2: TP2 moves to db4 in seconds, TP1/TP3 never stop, failback by itself, nothing lost', async () => {
     const c = await startLoaded('fault-kill-db2', 10);
@@ -166,9 +173,7 @@ describe('failover and failback', () => {
     expect(back.epoch).toBe(3);
     await sleep(1000);
     await load!.stop();
-    await drained(c.baseUrl);
-    await verifyEqual(c);
-    await expectAllOpsOnBothCopies(c, load!.accepted);
+    await expectNothingLost(c);
     expect(load!.refused).toEqual([]);
   });
 
@@ -196,9 +201,7 @@ describe('failover and failback', () => {
     await waitFor('TP2 to fail back to db2', 90_000, async () => (await route(c.baseUrl, 'TP2')).site === 'db2');
     await sleep(1000);
     await load!.stop();
-    await drained(c.baseUrl);
-    await verifyEqual(c);
-    await expectAllOpsOnBothCopies(c, load!.accepted);
+    await expectNothingLost(c);
   });
 
   it('SIGKILL of db4 for 10 s: no region stops writing, the backup catches up by itself', async () => {
@@ -218,9 +221,7 @@ describe('failover and failback', () => {
     await c.cluster.startSite('db4');
     await sleep(1500);
     await load!.stop();
-    await drained(c.baseUrl);
-    await verifyEqual(c);
-    await expectAllOpsOnBothCopies(c, load!.accepted);
+    await expectNothingLost(c);
   });
 
   it('restarting the worker processes 20 times in 10 s while db2 dies: one probe scheduler, one failover', async () => {
@@ -249,9 +250,7 @@ describe('failover and failback', () => {
     await c.cluster.startSite('db2');
     await waitFor('TP2 to fail back', 90_000, async () => (await route(c.baseUrl, 'TP2')).site === 'db2');
     await load!.stop();
-    await drained(c.baseUrl);
-    await verifyEqual(c);
-    await expectAllOpsOnBothCopies(c, load!.accepted);
+    await expectNothingLost(c);
   });
 
   it('SIGKILL of Redis for 10 s: the gateway answers 503 at once, workers resume, no recorded op is lost', async () => {
@@ -269,9 +268,7 @@ describe('failover and failback', () => {
     expect(new Set(whileDown.map((r) => r.status))).toEqual(new Set([503]));
     expect(Math.max(...whileDown.map((r) => r.ms))).toBeLessThan(2500);
     expect(load!.accepted.filter((a) => a.at > restartAt).length).toBeGreaterThan(0);
-    await drained(c.baseUrl);
-    await verifyEqual(c);
-    await expectAllOpsOnBothCopies(c, load!.accepted);
+    await expectNothingLost(c);
   });
 
   it('a primary that returns missing ops no journal holds stays fenced as needs-recovery', async () => {

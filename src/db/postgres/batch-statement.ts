@@ -1,6 +1,8 @@
 /**
  * A batch of ops with whole rows as prepared statements (performance path, docs/benchmark.md):
- * replicated ops with their source's rows, and creates on a primary (the row is the op's values).
+ * replicated ops with their source's rows, and creates on a primary (the row is the op's values),
+ * one op or a group of them. (It replaced a one-statement create that failed on purpose with
+ * SQLSTATE 22012 for a superseded op and fell back to a transaction.)
  * One statement per entity table takes the whole group as arrays (`unnest`), so PostgreSQL plans
  * it once per connection (a named statement) however many ops it carries; a batch of one table
  * without repeated keys is one round trip and one commit.
@@ -15,10 +17,20 @@
  * An entity key may appear once per statement (PostgreSQL refuses an upsert touching a row twice):
  * a repeated key goes into a later statement of the same transaction, which sees the earlier ones.
  */
-import { ENTITIES, type EntityDef, type EntityName } from '../../domain/entities.js';
+import { ENTITIES, type ColumnKind, type EntityDef, type EntityName } from '../../domain/entities.js';
 import type { BatchItem } from '../site-store.js';
-import { CAST } from './apply-statement.js';
 import type { Statement } from './statements.js';
+
+/** The PostgreSQL type each column kind is cast to. */
+const CAST: Record<ColumnKind, string> = {
+  text: 'text',
+  date: 'date',
+  kwh: 'numeric',
+  vnd: 'bigint',
+  int: 'integer',
+  bool: 'boolean',
+  instant: 'timestamptz',
+};
 
 const cache = new Map<string, string>();
 

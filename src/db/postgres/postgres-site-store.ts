@@ -17,7 +17,6 @@ import type {
   SiteStore,
   TableDigest,
 } from '../site-store.js';
-import { applyCreateStatement, SUPERSEDED_SQLSTATE } from './apply-statement.js';
 import { batchStatements } from './batch-statement.js';
 import { migratePostgres } from './migrate.js';
 import { deleteSql, journalGateSql, upsertSql, updateSql } from './statements.js';
@@ -115,23 +114,20 @@ export class PostgresSiteStore implements SiteStore {
   }
 
   async applyOp(op: WriteOp, epoch: number, replica?: ReplicaChange): Promise<ApplyResult> {
-    const def = ENTITIES[op.entity];
-    if (op.action === 'create' && (!replica || (replica.row && !replica.superseded))) {
-      // Fast path: journal, version gate and row in one autocommit statement (one round trip).
-      // A duplicate or a superseded op falls through to the transactional path below.
-      const st = applyCreateStatement(def, replica?.row ? { ...op, values: replica.row } : op, epoch);
-      try {
-        const res = await this.pool.query({ name: st.name, text: st.text, values: st.values });
-        const r = res.rows[0];
-        if (r?.ess_fresh && r.ess_newest) {
-          const dbRow = canonicalRow(def, r);
-          return { opId: op.opId, outcome: 'applied', duplicate: false, row: toApiRow(op.entity, dbRow), dbRow };
-        }
-      } catch (err) {
-        if ((err as { code?: string }).code !== SUPERSEDED_SQLSTATE) throw mapPgError(err, op);
-      }
+    if (replica || op.action === 'create') {
+      // A whole row (a create's own values, a replica's source row): the prepared batch statement
+      // with one op, one round trip. Updates and deletes on the serving site need the row there.
+      const [r] = await this.applyBatch([replica ? { op, epoch, change: replica, replica: true } : { op, epoch, change: { row: op.values, superseded: false } }]);
+      return r!;
     }
-    return this.inTransaction(op, (client) => this.applyWith(client, op, epoch, replica));
+    return this.inTransaction(op, (client) => this.applyWith(client, op, epoch));
+  }
+
+  /** What is there for an op the journal already holds (a redelivery): its outcome and the current row. */
+  private async existing(op: WriteOp, client?: pg.PoolClient): Promise<ApplyResult> {
+    const outcome = (await (client ?? this.pool).query<{ outcome: ApplyResult['outcome'] }>(`SELECT outcome FROM op_journal WHERE op_id = $1`, [op.opId])).rows[0]?.outcome;
+    const current = await this.getRaw(op.entity, op.key, client);
+    return { opId: op.opId, outcome: outcome ?? 'applied', duplicate: true, row: current ? toApiRow(op.entity, current) : null, dbRow: current };
   }
 
   /**
@@ -166,11 +162,11 @@ export class PostgresSiteStore implements SiteStore {
       const r = rows[i];
       if (!r || r['ess_dup'] || r['ess_outcome'] === null) {
         // Journaled before (a re-run), or by a concurrent copy of this op: report what is there.
-        const [entry] = await this.journalEntries([op.opId]);
-        const current = await this.getRaw(op.entity, op.key).catch((err) => {
-          throw mapPgError(err, op);
-        });
-        out.push({ opId: op.opId, outcome: entry?.outcome ?? 'applied', duplicate: true, row: current ? toApiRow(op.entity, current) : null, dbRow: current });
+        out.push(
+          await this.existing(op).catch((err) => {
+            throw mapPgError(err, op);
+          }),
+        );
         continue;
       }
       const outcome = r['ess_outcome'] as ApplyResult['outcome'];
@@ -181,8 +177,8 @@ export class PostgresSiteStore implements SiteStore {
     return out;
   }
 
-  /** The transactional apply of one op on `client` (inside a transaction the caller owns). */
-  private async applyWith(client: pg.PoolClient, op: WriteOp, epoch: number, replica?: ReplicaChange): Promise<ApplyResult> {
+  /** The transactional apply of an update or delete on `client` (inside a transaction the caller owns). */
+  private async applyWith(client: pg.PoolClient, op: WriteOp, epoch: number): Promise<ApplyResult> {
     const def = ENTITIES[op.entity];
     const gate = await client.query<{ fresh: boolean; newest: boolean }>(journalGateSql, [
       op.opId,
@@ -197,28 +193,15 @@ export class PostgresSiteStore implements SiteStore {
       op.action === 'delete',
     ]);
     const { fresh, newest } = gate.rows[0]!;
-    if (!fresh) {
-      // A redelivery: nothing was written; read with this same client (a second one could
-      // exhaust the pool under a burst of redeliveries).
-      const outcome = (await client.query<{ outcome: ApplyResult['outcome'] }>(`SELECT outcome FROM op_journal WHERE op_id = $1`, [op.opId])).rows[0]?.outcome;
-      const current = await this.getRaw(op.entity, op.key, client);
-      return { opId: op.opId, outcome: outcome ?? 'applied', duplicate: true, row: current ? toApiRow(op.entity, current) : null, dbRow: current };
-    }
-    if (replica?.superseded || (!newest && !replica)) {
+    // A redelivery: nothing was written; read with this same client (a second one could exhaust
+    // the pool under a burst of redeliveries).
+    if (!fresh) return this.existing(op, client);
+    if (!newest) {
       await client.query(`UPDATE op_journal SET outcome = 'superseded' WHERE op_id = $1`, [op.opId]);
       return { opId: op.opId, outcome: 'superseded', duplicate: false, row: null, dbRow: null };
     }
-    // A replica that arrives after a later op of its entity (replicate jobs run in any order):
-    // journaled with its source's outcome, the row left as the later op made it.
-    if (!newest) return { opId: op.opId, outcome: 'applied', duplicate: false, row: null, dbRow: null, late: true };
     let raw: Record<string, unknown> | undefined;
-    if (replica?.row && op.action !== 'delete') {
-      const { text, values } = upsertSql(def, replica.row);
-      raw = (await client.query(text, values)).rows[0];
-    } else if (op.action === 'create') {
-      const { text, values } = upsertSql(def, op.values);
-      raw = (await client.query(text, values)).rows[0];
-    } else if (op.action === 'update') {
+    if (op.action === 'update') {
       const { text, values } = updateSql(def, op.key, op.values);
       raw = (await client.query(text, values)).rows[0];
       if (!raw) throw new EssError('row_missing', `${op.entity} ${op.key} is not on ${this.site}`);
