@@ -55,11 +55,7 @@ export async function opStatus(opId: string, stores: SiteStores, queues: QueueSe
   const failed = Object.values(copies).find((c) => c?.outcome === 'failed');
   if (failed) return { ...base, state: 'failed', copies, error: failed.error ?? 'failed' };
 
-  // Apply jobs carry one op each (job id = op id); replicate jobs carry batches and are not looked up.
-  const applyJobs = await Promise.all(Array.from({ length: queues.partitions }, (_, p) => queues.queue('apply', region, p).getJob(opId)));
-  const applyJob = applyJobs.find((j) => j);
-  const n = Object.keys(copies).length;
-  if (n > 0) {
+  if (Object.keys(copies).length > 0) {
     const outcome = Object.values(copies).some((c) => c?.outcome === 'superseded') ? 'superseded' : 'applied';
     const replicated = copies[primary] !== undefined && copies[backup] !== undefined;
     return {
@@ -69,6 +65,10 @@ export async function opStatus(opId: string, stores: SiteStores, queues: QueueSe
       copies,
     };
   }
+  // Not journaled anywhere yet: its apply job (one op each, job id = op id) in one of the region's
+  // partitions. Replicate jobs carry batches and are not looked up.
+  const applyJobs = await Promise.all(Array.from({ length: queues.partitions }, (_, p) => queues.queue('apply', region, p).getJob(opId)));
+  const applyJob = applyJobs.find((j) => j);
   if (applyJob) {
     const state = await applyJob.getState();
     const job = applyJob.data as { entity: string; key: string; action: string; seq: number };
